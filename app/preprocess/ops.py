@@ -1,0 +1,98 @@
+"""Array operations of preprocessing. Each takes and returns numpy arrays with the shapes given;
+all are deterministic and float32."""
+
+import numpy as np
+from scipy import ndimage
+
+
+def resample_cycle(
+    clip: np.ndarray, trigger_times_ms: np.ndarray, rr_interval_ms: float, frames: int
+) -> np.ndarray:
+    """Resample one slice's phases to `frames` evenly spaced points of one cardiac cycle.
+
+    clip (T, H, W), trigger_times_ms (T,) -> (frames, H, W). Linear and cyclic: the cycle's end
+    wraps to its start, so the result never depends on where the acquisition window ended.
+    """
+    phase = np.mod(np.asarray(trigger_times_ms, dtype=np.float64) / rr_interval_ms, 1.0)
+    order = np.argsort(phase, kind="stable")
+    phase = np.append(phase[order], phase[order[0]] + 1.0)  # (T + 1,) closing the cycle
+    index = np.append(order, order[0])
+    targets = np.arange(frames) / frames
+    targets = np.where(targets < phase[0], targets + 1.0, targets)
+    left = np.searchsorted(phase, targets, side="right") - 1  # in [0, T - 1]
+    gap = np.maximum(phase[left + 1] - phase[left], 1e-9)
+    weight = ((targets - phase[left]) / gap).astype(np.float32)[:, None, None]
+    before, after = clip[index[left]], clip[index[left + 1]]
+    return (before * (1 - weight) + after * weight).astype(np.float32)
+
+
+def locate_heart(clips: np.ndarray, pixel_spacing_mm: tuple[float, float]) -> tuple[float, float]:
+    """Centre (row, column) in pixels of what beats: temporal standard deviation over the cycle,
+    averaged over slices, smoothed at ~10 mm, weighted by a broad prior for the image centre.
+
+    clips (S, T, H, W). The heart is the only large structure whose signal changes over the
+    cycle; chest wall, liver and lungs are still.
+    """
+    motion = clips.std(axis=1).mean(axis=0)  # (H, W)
+    sigma = (10.0 / pixel_spacing_mm[0], 10.0 / pixel_spacing_mm[1])
+    smooth = ndimage.gaussian_filter(motion, sigma)
+    rows, cols = smooth.shape
+    r = (np.arange(rows) - (rows - 1) / 2) / (0.4 * rows)
+    c = (np.arange(cols) - (cols - 1) / 2) / (0.4 * cols)
+    prior = np.exp(-0.5 * (r[:, None] ** 2 + c[None, :] ** 2))
+    weighted = smooth * prior
+    peak = weighted >= 0.6 * weighted.max()
+    labels, _ = ndimage.label(peak)
+    best = labels == labels.flat[int(np.argmax(weighted))]
+    centre = ndimage.center_of_mass(weighted * best)
+    return float(centre[0]), float(centre[1])
+
+
+def crop_resample(
+    frames: np.ndarray,
+    centre_px: tuple[float, float],
+    pixel_spacing_mm: tuple[float, float],
+    pixel_mm: float,
+    crop_px: int,
+) -> np.ndarray:
+    """Square crop of crop_px x crop_px output pixels of size pixel_mm around centre_px,
+    sampled bilinearly from frames (N, H, W); outside the image is 0. -> (N, crop_px, crop_px).
+    """
+    offsets = (np.arange(crop_px) - (crop_px - 1) / 2) * pixel_mm
+    rows = centre_px[0] + offsets / pixel_spacing_mm[0]
+    cols = centre_px[1] + offsets / pixel_spacing_mm[1]
+    # Work on the bounding window only: map_coordinates on whole 256^2 frames costs 10x more.
+    r0 = max(int(np.floor(rows.min())) - 1, 0)
+    c0 = max(int(np.floor(cols.min())) - 1, 0)
+    r1 = min(int(np.ceil(rows.max())) + 2, frames.shape[1])
+    c1 = min(int(np.ceil(cols.max())) + 2, frames.shape[2])
+    out = np.zeros((frames.shape[0], crop_px, crop_px), dtype=np.float32)
+    if r0 >= r1 or c0 >= c1:
+        return out
+    window = frames[:, r0:r1, c0:c1]
+    grid_r, grid_c = np.meshgrid(rows - r0, cols - c0, indexing="ij")
+    for n in range(frames.shape[0]):
+        out[n] = ndimage.map_coordinates(
+            window[n], [grid_r, grid_c], order=1, mode="constant", cval=0.0
+        )
+    return out
+
+
+def interpolate_slices(stack: np.ndarray, count: int) -> np.ndarray:
+    """Resample a stack (S, ...) to `count` slices evenly spaced from its first to its last
+    slice (linear between neighbours). -> (count, ...)."""
+    slices = stack.shape[0]
+    if slices == 1:
+        return np.repeat(stack, count, axis=0)
+    position = np.linspace(0, slices - 1, count)
+    lower = np.floor(position).astype(int)
+    upper = np.minimum(lower + 1, slices - 1)
+    weight = (position - lower).astype(np.float32).reshape(-1, *([1] * (stack.ndim - 1)))
+    return (stack[lower] * (1 - weight) + stack[upper] * weight).astype(np.float32)
+
+
+def normalize_intensity(volume: np.ndarray, percentiles: tuple[float, float]) -> np.ndarray:
+    """Map the robust range [p_low, p_high] to [0, 1] and clip to [0, 1.5]; any shape."""
+    low, high = np.percentile(volume, percentiles)
+    scale = float(high - low) if high > low else 1.0
+    return np.clip((volume - low) / scale, 0.0, 1.5).astype(np.float32)
