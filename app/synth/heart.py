@@ -17,7 +17,7 @@ from app.synth.params import HYPERTROPHY_SEGMENTS, TERRITORIES, HeartParams
 _THETA_GRID = np.linspace(-np.pi, np.pi, 720, endpoint=False)
 RV_FREE_WALL_MM = 3.0
 PERICARDIUM_MM = 1.5
-_RV_SCALES = np.linspace(0.2, 3.0, 29)
+_RV_SCALES = np.linspace(0.05, 3.0, 21)
 
 
 def volume_curve(phase: np.ndarray, end_systole: float) -> np.ndarray:
@@ -153,12 +153,15 @@ class HeartModel:
         return centre_u, scale * 0.75 * outer * profile, 1.3 * outer * profile
 
     def _tabulate_rv_volume(self) -> np.ndarray:
-        """RV cavity volume (mL) over ellipse scales with the LV carved out, at end-diastole and
-        at end-systole (the septum moves with the LV): shape (2, n_scales). A target volume then
-        maps to a scale by interpolation instead of a per-phase root search."""
-        step = 3.0
+        """RV cavity volume (mL) over ellipse scales at end-diastole and at end-systole (the
+        septum moves with the LV): shape (2, n_scales). Sampled with the very fractions the
+        renderer uses, so a target volume maps to a scale by interpolation, not root search."""
+        step = 2.5
+        outer = self.radius_ed + self.params.wall_mm
         heights = np.arange(-3.0, self.length_ed + 6, step)[:, None, None]
-        u, v = np.meshgrid(np.arange(-130.0, 60.0, step), np.arange(-100.0, 100.0, step))
+        u, v = np.meshgrid(
+            np.arange(-3.2 * outer, 0.7 * outer, step), np.arange(-1.4 * outer, 1.4 * outer, step)
+        )
         u, v = u[None], v[None]
         theta = np.arctan2(v, u)
         motion = self.motion_factor(theta)
@@ -167,14 +170,15 @@ class HeartModel:
             stretch = self.stretch(ejected)
             h_ed = heights * stretch
             _, lv_epi = self.lv_radii(theta, h_ed, stretch, ejected, motion)
-            outside_lv = np.hypot(u, v) > lv_epi
+            lv_outer = np.clip((lv_epi - np.hypot(u, v)) / step + 0.5, 0, 1)
             for col, scale in enumerate(_RV_SCALES):
-                centre_u, semi_u, semi_v = self._rv_ellipse(h_ed, float(scale))
-                inside = ((u - centre_u) / np.maximum(semi_u, 1e-3)) ** 2 + (
-                    v / np.maximum(semi_v, 1e-3)
-                ) ** 2 < 1
-                table[row, col] = float(np.sum(inside & outside_lv)) * step**3 / 1000
+                rv = self._rv_blood(u, v, h_ed, float(scale), lv_outer, 1 / step)
+                table[row, col] = float(rv.sum()) * step**3 / 1000
         return table
+
+    def _rv_blood(self, u, v, h_ed, scale: float, lv_outer, soft: float) -> np.ndarray:
+        centre_u, semi_u, semi_v = self._rv_ellipse(h_ed, scale)
+        return self._soft_ellipse(u - centre_u, v, semi_u, semi_v, soft) * (1 - lv_outer)
 
     def rv_scale(self, ejected: float) -> float:
         p = self.params
@@ -256,13 +260,15 @@ class PlaneSampler:
         lv_outer = self._inside(epi_r)
         papillary = self._papillary(endo_r, h_ed) * lv_blood
 
-        centre_u, semi_u, semi_v = model._rv_ellipse(h_ed, model.rv_scale(ejected))
-        rv_blood = model._soft_ellipse(u - centre_u, v, semi_u, semi_v, self.soft) * (1 - lv_outer)
+        rv_scale = model.rv_scale(ejected)
+        centre_u, semi_u, semi_v = model._rv_ellipse(h_ed, rv_scale)
+        rv_blood = model._rv_blood(u, v, h_ed, rv_scale, lv_outer, self.soft)
         wall = RV_FREE_WALL_MM
         rv_outer = model._soft_ellipse(u - centre_u, v, semi_u + wall, semi_v + wall, self.soft)
         rv_outer = np.where(semi_u > 0.5, rv_outer, 0)
-        atrial = model._atria(u, v, h_ed, ejected, self.soft)
-        heart = np.maximum(np.maximum(lv_outer, rv_outer), atrial)
+        ventricles = np.maximum(lv_outer, rv_outer)
+        atrial = model._atria(u, v, h_ed, ejected, self.soft) * (1 - ventricles)
+        heart = np.clip(ventricles + atrial, 0, 1)
         fluid = np.clip(self.sac - heart, 0, 1)
         pericardium = np.clip(self.sac_wall - np.maximum(self.sac, heart), 0, 1)
         myocardium = np.clip(heart - lv_blood - rv_blood - atrial, 0, 1)

@@ -1,5 +1,6 @@
 """One synthetic study end to end: patient -> heart -> planes -> images -> DICOM + manifest row."""
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,30 +26,39 @@ def _disc_ef(areas_mm2: np.ndarray, gap_mm: float) -> tuple[float, float, float]
     return edv, esv, 100 * (1 - esv / edv)
 
 
-def _findings(params: HeartParams) -> Findings:
-    return Findings(
-        conditions=params.conditions,
-        lvedv_ml=params.lvedv_ml,
-        lvesv_ml=params.lvesv_ml,
-        lvef_pct=params.lvef_pct,
-        lv_max_wall_mm=params.max_wall_mm,
-        hypertrophy_segment=params.hypertrophy_segment,
-        infarct_territory=params.infarct_territory,
-        infarct_motion=params.infarct_motion,
-        rvedv_ml=params.rvedv_ml,
-        rvef_pct=params.rvef_pct,
-        effusion_mm=params.effusion_mm,
-        bsa_m2=params.bsa_m2,
-    )
+@dataclass(frozen=True)
+class SyntheticStudy:
+    """A rendered study in memory: the truth that tests compare ingestion against."""
+
+    key: str
+    site: SiteProfile
+    params: HeartParams
+    header: StudyHeader
+    series: dict[str, SeriesImages]  # "sax", "4ch"
+    row: dict[str, Any]  # manifest row (without the file count)
+
+    def write(self, out_root: Path) -> list[Path]:
+        study_dir = out_root / self.key
+        return [
+            p
+            for s in self.series.values()
+            for p in write_series(self.header, self.site, s, study_dir)
+        ]
 
 
 def generate_study(
     site_name: str, seed: int, index: int, out_root: Path, primary: str | None = None
 ) -> dict[str, Any]:
-    """Render and write one study under `out_root/<study id>/`; return its manifest row.
+    """Render and write one study under `out_root/<study id>/`; return its manifest row."""
+    study = synthesize_study(site_name, seed, index, primary)
+    return {**study.row, "n_files": len(study.write(out_root))}
 
-    Deterministic in (site, seed, index). Diagnoses cycle through PRIMARY_DIAGNOSES by index
-    unless `primary` is given, so every dataset is balanced.
+
+def synthesize_study(
+    site_name: str, seed: int, index: int, primary: str | None = None
+) -> SyntheticStudy:
+    """Render one study in memory. Deterministic in (site, seed, index). Diagnoses cycle
+    through PRIMARY_DIAGNOSES by index unless `primary` is given, so datasets are balanced.
     """
     site: SiteProfile = SITES[site_name]
     key = study_id(site_name, seed, index)
@@ -71,7 +81,7 @@ def generate_study(
     )
     snr = rng.uniform(*site.snr_range)
     rr_ms = 60000.0 / params.heart_rate_bpm
-    trigger_delay_ms = rng.uniform(0, 25)
+    trigger_delay_ms = rng.uniform(0, 0.6) * rr_ms / phases  # R-wave detection delay
 
     sax_planes = short_axis_stack(
         model,
@@ -87,13 +97,15 @@ def generate_study(
     rendered: dict[str, SeriesImages] = {}
     lv_areas = []
     for view, planes in views.items():
-        frames, triggers = [], []
+        frames, triggers, rr_per_slice = [], [], []
         for plane in planes:
             # Each slice is its own breath-hold: slightly different RR and heart position.
             slice_rr = rr_ms * (1 + rng.normal(0, 0.015))
             trigger_ms = trigger_delay_ms + np.arange(phases) * slice_rr / phases
             shift = rng.normal(0, 1.0, 2)
-            image = render_plane(model, placement, plane, trigger_ms / slice_rr, contrast, shift)
+            image = render_plane(
+                model, placement, plane, trigger_ms / slice_rr, contrast, shift, rng
+            )
             if view == "sax":
                 lv_areas.append(image.lv_blood_mm2)
             frames.append(
@@ -109,6 +121,7 @@ def generate_study(
                 )
             )
             triggers.append(trigger_ms)
+            rr_per_slice.append(slice_rr)
         is_sax = view == "sax"
         rendered[view] = SeriesImages(
             view=view,
@@ -117,22 +130,20 @@ def generate_study(
             planes=planes,
             frames=frames,
             trigger_times_ms=triggers,
-            rr_interval_ms=rr_ms,
+            rr_intervals_ms=rr_per_slice,
             slice_thickness_mm=site.slice_thickness_mm,
             spacing_between_slices_mm=gap_mm if is_sax else site.slice_thickness_mm,
         )
 
     header = StudyHeader.create(key, rng, params.heart_rate_bpm)
-    study_dir = out_root / key
-    n_files = sum(len(write_series(header, site, s, study_dir)) for s in rendered.values())
 
     # Ground truth from the rendered fractions: end-diastole and the acquired frame nearest
     # end-systole (what a reader would pick), on a 2 mm voxel grid.
     es_phase = np.round(params.end_systole_phase * phases) / phases
     lv_ml, rv_ml = measure_volumes_ml(model, np.array([0.0, es_phase]))
     _, _, disc_lvef = _disc_ef(np.asarray(lv_areas), gap_mm)
-    impression = write_impression(_findings(params), site.report_style, rng)
-    return {
+    impression = write_impression(Findings.from_heart(params), site.report_style, rng)
+    row = {
         "study_id": key,
         "site": site_name,
         "external": int(site.external),
@@ -163,6 +174,6 @@ def generate_study(
         "matrix": size,
         "pixel_mm": round(pixel_mm, 4),
         "slice_gap_mm": round(gap_mm, 2),
-        "n_files": n_files,
         "seed": seed,
     }
+    return SyntheticStudy(key, site, params, header, rendered, row)
