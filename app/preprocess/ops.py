@@ -27,25 +27,30 @@ def resample_cycle(
 
 
 def locate_heart(clips: np.ndarray, pixel_spacing_mm: tuple[float, float]) -> tuple[float, float]:
-    """Centre (row, column) in pixels of what beats: temporal standard deviation over the cycle,
-    averaged over slices, smoothed at ~10 mm, weighted by a broad prior for the image centre.
+    """Centre (row, column) in pixels of what beats. clips (S, T, H, W).
 
-    clips (S, T, H, W). The heart is the only large structure whose signal changes over the
-    cycle; chest wall, liver and lungs are still.
+    The heart is the only large structure whose signal changes over the cycle. Per slice, the
+    pixels in the top 15 % of temporal standard deviation vote; votes are averaged over slices,
+    smoothed at 20 mm and weighted by a broad prior for the image centre. Voting by rank, not
+    by amplitude, matters on real scans: bright epicardial fat sliding at the heart's edge has
+    the largest deviation of all and pulled an amplitude-weighted centre 5 cm off (Sunnybrook).
     """
-    motion = clips.std(axis=1).mean(axis=0)  # (H, W)
-    sigma = (10.0 / pixel_spacing_mm[0], 10.0 / pixel_spacing_mm[1])
-    smooth = ndimage.gaussian_filter(motion, sigma)
+    motion = clips.std(axis=1)  # (S, H, W)
+    thresholds = np.percentile(motion.reshape(motion.shape[0], -1), 85, axis=1)
+    votes = (motion > thresholds[:, None, None]).mean(axis=0, dtype=np.float32)  # (H, W)
+    sigma = (20.0 / pixel_spacing_mm[0], 20.0 / pixel_spacing_mm[1])
+    smooth = ndimage.gaussian_filter(votes, sigma)
     rows, cols = smooth.shape
-    r = (np.arange(rows) - (rows - 1) / 2) / (0.4 * rows)
-    c = (np.arange(cols) - (cols - 1) / 2) / (0.4 * cols)
+    r = (np.arange(rows) - (rows - 1) / 2) / (0.5 * rows)
+    c = (np.arange(cols) - (cols - 1) / 2) / (0.5 * cols)
     prior = np.exp(-0.5 * (r[:, None] ** 2 + c[None, :] ** 2))
     weighted = smooth * prior
-    peak = weighted >= 0.6 * weighted.max()
-    labels, _ = ndimage.label(peak)
-    best = labels == labels.flat[int(np.argmax(weighted))]
-    centre = ndimage.center_of_mass(weighted * best)
-    return float(centre[0]), float(centre[1])
+    # Centre of the moving region, not its peak: in a failing LV the RV moves most, and the
+    # peak sat on the RV; the region's centroid stays between the ventricles.
+    region, _ = ndimage.label(weighted >= 0.5 * weighted.max())
+    peak = region == region.flat[int(np.argmax(weighted))]
+    row, col = ndimage.center_of_mass(np.where(peak, weighted, 0))
+    return float(row), float(col)
 
 
 def crop_resample(

@@ -41,6 +41,7 @@ def _view_clips(view: CineView, spec: InputSpec) -> tuple[np.ndarray, tuple[floa
             for s in range(view.n_slices)
         ]
     )  # (S, frames, H, W)
+    # Mid-ventricular slices: basal ones add the atria, which pull the centre off the LV.
     middle = slice(view.n_slices // 4, max(view.n_slices - view.n_slices // 4, 1))
     centre = locate_heart(cycles[middle], view.pixel_spacing_mm)
     slices, frames, rows, cols = cycles.shape

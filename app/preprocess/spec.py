@@ -9,7 +9,7 @@ class InputSpec(BaseModel):
 
     sax_slices: int = Field(8, ge=1, le=32, description="short-axis slices, base to apex")
     frames: int = Field(16, ge=2, le=64, description="frames over one cardiac cycle")
-    pixel_mm: float = Field(2.0, gt=0.3, le=5.0, description="in-plane pixel size after resampling")
+    pixel_mm: float = Field(2.4, gt=0.3, le=5.0, description="in-plane pixel size after resampling")
     crop_px: int = Field(64, ge=16, le=256, description="square crop around the heart, pixels")
     lax_views: tuple[str, ...] = Field(("4ch",), description="long-axis views, in model order")
     intensity_percentiles: tuple[float, float] = Field(

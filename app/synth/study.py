@@ -11,7 +11,7 @@ from app.synth.heart import HeartModel, measure_volumes_ml
 from app.synth.impressions import Findings, write_impression
 from app.synth.params import CONDITIONS, PRIMARY_DIAGNOSES, HeartParams, sample_heart
 from app.synth.render import Contrast, acquire, render_plane
-from app.synth.scene import four_chamber_plane, place_heart, short_axis_stack
+from app.synth.scene import HeartPlacement, four_chamber_plane, place_heart, short_axis_stack
 from app.synth.sites import SITES, SiteProfile
 
 
@@ -33,6 +33,7 @@ class SyntheticStudy:
     key: str
     site: SiteProfile
     params: HeartParams
+    placement: HeartPlacement
     header: StudyHeader
     series: dict[str, SeriesImages]  # "sax", "4ch"
     row: dict[str, Any]  # manifest row (without the file count)
@@ -176,4 +177,4 @@ def synthesize_study(
         "slice_gap_mm": round(gap_mm, 2),
         "seed": seed,
     }
-    return SyntheticStudy(key, site, params, header, rendered, row)
+    return SyntheticStudy(key, site, params, placement, header, rendered, row)
