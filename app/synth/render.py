@@ -39,11 +39,14 @@ def _heart_box(u: np.ndarray, v: np.ndarray, h: np.ndarray, model: HeartModel) -
     return slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1)
 
 
-def _texture(rng: np.random.Generator, plane: Plane) -> np.ndarray:
-    """Smooth +-8 % tissue heterogeneity (vessels, fat streaks) so still tissue is not flat."""
+def _texture(
+    rng: np.random.Generator, plane: Plane, amplitude: float, scale_mm: float
+) -> np.ndarray:
+    """Smooth multiplicative heterogeneity (1 +- amplitude, float32 (H, W)): vessels and fat
+    streaks in still tissue; slow-flow and trabecular signal variation in the blood pool."""
     noise = rng.standard_normal((plane.size, plane.size), dtype=np.float32)
-    field = ndimage.gaussian_filter(noise, 3.0 / plane.pixel_mm)
-    return 1 + 0.08 * field / max(float(field.std()), 1e-6)
+    field = ndimage.gaussian_filter(noise, scale_mm / plane.pixel_mm)
+    return 1 + amplitude * field / max(float(field.std()), 1e-6)
 
 
 def render_plane(
@@ -58,13 +61,18 @@ def render_plane(
     """Noiseless signal of one plane at each cycle phase (T,), with the heart shifted in-plane
     by `heart_shift_mm` (u, v) to mimic breath-hold misregistration between slices."""
     points = plane.points()
-    static = surroundings(points, contrast.soft_tissue, contrast.fat) * _texture(rng, plane)
+    static = surroundings(points, contrast.soft_tissue, contrast.fat)
+    static *= _texture(rng, plane, amplitude=0.08, scale_mm=3.0)
+    # Real blood pools are far from flat (CV ~0.25 in the Sunnybrook case: slow flow near the
+    # walls, trabeculae); a static field is a first approximation of that.
+    blood_texture = np.clip(_texture(rng, plane, amplitude=0.18, scale_mm=5.0), 0.3, None)
     u, v, h = placement.heart_coordinates(points)
     u = u - np.float32(heart_shift_mm[0])
     v = v - np.float32(heart_shift_mm[1])
     box = _heart_box(u, v, h, model)
     u, v, h = u[box], v[box], h[box]
     background = static[box]
+    blood_texture = blood_texture[box]
     pixel_area = plane.pixel_mm**2
     signal = np.repeat(static[None], len(phases), axis=0)
     lv_area = np.zeros(len(phases))
@@ -74,8 +82,8 @@ def render_plane(
         f = sampler.at(float(phase))
         blood = f.lv_blood + f.rv_blood + f.atrial_blood
         tissue = (
-            blood
-            - (1 - contrast.myocardium) * f.papillary
+            blood * blood_texture
+            - (blood_texture - contrast.myocardium) * f.papillary
             + contrast.myocardium * f.myocardium
             + contrast.fluid * f.fluid
             + contrast.pericardium * f.pericardium
