@@ -44,7 +44,7 @@ serve: $(VENV)/.dev-stamp
 	$(BIN)/python -m app.demo --out $(DEMO_DIR)
 
 demo-data: $(VENV)/.dev-stamp
-	$(BIN)/python -m app.synth --studies 12 --site all --seed 7 --out $(DEMO_DIR)
+	$(BIN)/python -m app.synth --studies 15 --site train --seed 7 --out $(DEMO_DIR)
 	$(BIN)/python -m app.synth.montage --data $(DEMO_DIR) --out docs/img
 
 bench: $(VENV)/.bench-stamp

@@ -32,27 +32,29 @@ class ModelInput:
 
 
 def _view_clips(view: CineView, spec: InputSpec) -> tuple[np.ndarray, tuple[float, float]]:
-    """(S, frames, crop, crop) of one view, and the heart centre found in it."""
-    cycles = np.stack(
-        [
-            resample_cycle(
-                view.pixels[s], view.trigger_times_ms[s], view.rr_interval_ms, spec.frames
-            )
-            for s in range(view.n_slices)
-        ]
-    )  # (S, frames, H, W)
+    """(S, frames, crop, crop) of one view, and the heart centre found in it (pixels).
+
+    Crop first, then resample in time: both steps are linear, so the order does not change
+    the result, and the time resampling then runs on 64^2 crops instead of 256^2 frames.
+    """
     # Mid-ventricular slices: basal ones add the atria, which pull the centre off the LV.
     middle = slice(view.n_slices // 4, max(view.n_slices - view.n_slices // 4, 1))
-    centre = locate_heart(cycles[middle], view.pixel_spacing_mm)
-    slices, frames, rows, cols = cycles.shape
+    centre = locate_heart(view.pixels[middle], view.pixel_spacing_mm)
+    slices, phases, rows, cols = view.pixels.shape
     cropped = crop_resample(
-        cycles.reshape(slices * frames, rows, cols),
+        view.pixels.reshape(slices * phases, rows, cols),
         centre,
         view.pixel_spacing_mm,
         spec.pixel_mm,
         spec.crop_px,
-    ).reshape(slices, frames, spec.crop_px, spec.crop_px)
-    return normalize_intensity(cropped, spec.intensity_percentiles), centre
+    ).reshape(slices, phases, spec.crop_px, spec.crop_px)
+    cycles = np.stack(
+        [
+            resample_cycle(cropped[s], view.trigger_times_ms[s], view.rr_interval_ms, spec.frames)
+            for s in range(slices)
+        ]
+    )  # (S, frames, crop, crop)
+    return normalize_intensity(cycles, spec.intensity_percentiles), centre
 
 
 def preprocess_study(study: CineStudy, spec: InputSpec) -> ModelInput:

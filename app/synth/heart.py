@@ -234,6 +234,7 @@ class PlaneSampler:
         self.model, self.u, self.v, self.h = model, u, v, h
         self.soft = 1.0 / pixel_mm
         self.r = np.hypot(u, v)
+        self._cavity_points = self.r < model.radius_ed
         self.theta = np.arctan2(v, u)
         p = model.params
         self.motion = model.motion_factor(self.theta)
@@ -283,16 +284,23 @@ class PlaneSampler:
         )
 
     def _papillary(self, endo_r: np.ndarray, h_ed: np.ndarray) -> np.ndarray:
+        """Two round muscles at 70 % of the cavity radius, mid-ventricular levels only. Only
+        points inside the diastolic cavity radius are evaluated (a fraction of the plane)."""
         length = self.model.length_ed
         level = (h_ed > 0.2 * length) & (h_ed < 0.75 * length)
         spots = np.zeros_like(self.r)
-        if not level.any():
+        candidates = self._cavity_points & level
+        if not candidates.any():
             return spots
+        u, v = self.u[candidates], self.v[candidates]
+        reach = 0.7 * endo_r[candidates] if np.ndim(endo_r) else 0.7 * endo_r
         radius = 0.16 * self.model.radius_ed
+        inside = np.zeros_like(u)
         for cos_a, sin_a in self.papillary_dirs:
-            distance = np.hypot(self.u - 0.7 * endo_r * cos_a, self.v - 0.7 * endo_r * sin_a)
-            spots = np.maximum(spots, np.clip((radius - distance) * self.soft + 0.5, 0, 1))
-        return spots * level
+            distance = np.hypot(u - reach * cos_a, v - reach * sin_a)
+            inside = np.maximum(inside, np.clip((radius - distance) * self.soft + 0.5, 0, 1))
+        spots[candidates] = inside
+        return spots
 
 
 def measure_volumes_ml(
