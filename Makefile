@@ -50,6 +50,7 @@ demo-data: $(VENV)/.dev-stamp
 bench: $(VENV)/.bench-stamp
 	$(BIN)/python bench/bench_synth.py
 	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/realism.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
