@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_DIR ?= data/demo
 
-.PHONY: venv test lint format serve demo-data bench clean
+.PHONY: venv test lint format serve demo-data bench data train evaluate export clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,5 +52,25 @@ bench: $(VENV)/.bench-stamp
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/realism.py
 
+# The demo model: synthetic data (3 training sites + 2 external), training, evaluation, export.
+DATA_DIR ?= data/cmr
+RUN_DIR ?= runs/demo
+data: $(VENV)/.dev-stamp
+	test -f $(DATA_DIR)/manifest.csv || ( \
+	  $(BIN)/python -m app.synth --studies 450 --site train --seed 0 --out $(DATA_DIR) && \
+	  $(BIN)/python -m app.synth --studies 150 --site external --seed 1 --out $(DATA_DIR) )
+
+train: data
+	$(BIN)/python -m app.training.train --config app/training/demo.toml
+	$(BIN)/python -m app.training.train --config app/training/demo.toml \
+	  --set model.single_frame=true --set train.out_dir=$(RUN_DIR)-single-frame
+
+evaluate: $(VENV)/.dev-stamp
+	$(BIN)/python -m app.training.evaluate --run $(RUN_DIR) --ablation $(RUN_DIR)-single-frame \
+	  --real ../shared/realdata/sunnybrook_SCD0000101/dicom --out eval
+
+export: evaluate
+	$(BIN)/python -m app.training.export --run $(RUN_DIR) --eval eval/summary.json --out model_repository
+
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache
+	rm -rf $(VENV) data runs .pytest_cache .ruff_cache

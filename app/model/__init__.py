@@ -1,0 +1,1 @@
+"""CMR-CLIP model: video encoder, text encoder, CLIP head (torch; training side only)."""

@@ -1,0 +1,61 @@
+"""The model card: what a released model is, what it expects and how well it did. Read by the
+gateway (torch-free) so that preprocessing always matches the model it feeds."""
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.preprocess.spec import InputSpec
+
+INTENDED_USE = (
+    "Research and decision support only: zero-shot ranking of cardiac conditions from cine MRI. "
+    "Not a medical device; not for diagnostic use on its own. Trained on synthetic studies."
+)
+
+
+class TextSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    tokenizer: str = "tokenizer.json"
+    max_tokens: int
+    max_sentences: int
+
+
+class Calibration(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    temperature: float = Field(gt=0, description="exclusive mode: softmax(scale * cos / T)")
+    thresholds: dict[str, float] = Field(description="findings mode: Youden threshold per label")
+
+
+class ModelCard(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
+    name: str = "cmr-clip"
+    version: str
+    intended_use: str = INTENDED_USE
+    files: dict[str, str] = Field(description="path relative to the repository -> sha256")
+    input_spec: InputSpec
+    text: TextSpec
+    embed_dim: int
+    logit_scale: float = Field(gt=0, description="exp of the learned logit scale")
+    calibration: Calibration
+    training_data: str
+    evaluation: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def weights_sha256(self) -> str:
+        """One digest over the ONNX files, as responses report it."""
+        onnx = sorted((p, h) for p, h in self.files.items() if p.endswith(".onnx"))
+        return hashlib.sha256("".join(h for _, h in onnx).encode()).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_model_card(repository: Path) -> ModelCard:
+    return ModelCard.model_validate_json((repository / "model_card.json").read_text())

@@ -1,0 +1,1 @@
+"""Impression text -> token ids: BPE tokenizer, sentence splitting, batch encoding (no torch)."""

@@ -1,0 +1,77 @@
+"""Training configuration: a TOML file plus `--set section.key=value` overrides, validated."""
+
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.preprocess.spec import InputSpec
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Section):
+    manifest: Path
+    cache_dir: Path = Path("data/cache")
+    training_sites: tuple[str, ...] | None = None  # None: every site not flagged external
+    val_fraction: float = Field(0.15, ge=0.0, lt=0.5)
+    test_fraction: float = Field(0.15, ge=0.0, lt=0.5)
+    max_sentences: int = Field(12, ge=1)
+    max_tokens: int = Field(48, ge=8)
+    vocab_size: int = Field(2000, ge=100)
+
+
+class ModelConfig(_Section):
+    channels: tuple[int, int, int] = (16, 32, 64)
+    width: int = 128
+    embed_dim: int = 128
+    text_width: int = 128
+    text_layers: int = 2
+    text_heads: int = 4
+    single_frame: bool = False
+
+
+class TrainConfig(_Section):
+    epochs: int = Field(12, ge=1)
+    batch_size: int = Field(32, ge=2)
+    grad_accum: int = Field(1, ge=1)
+    lr: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(0.05, ge=0)
+    warmup_steps: int = Field(50, ge=0)
+    seed: int = 0
+    workers: int = Field(0, ge=0, description="DataLoader worker processes")
+    out_dir: Path = Path("runs/demo")
+    augment: bool = True
+
+
+class RunConfig(_Section):
+    data: DataConfig
+    input: InputSpec = InputSpec()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+
+
+def _set(tree: dict[str, Any], dotted: str, raw: str) -> None:
+    *parents, leaf = dotted.split(".")
+    node = tree
+    for key in parents:
+        node = node.setdefault(key, {})
+    try:  # TOML literal syntax for values: numbers, booleans, strings in quotes, arrays
+        node[leaf] = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        node[leaf] = raw  # a bare string such as a path
+
+
+def load_config(path: Path | None, overrides: Sequence[str] = ()) -> RunConfig:
+    """Read `path` (TOML), apply `section.key=value` overrides, validate."""
+    tree: dict[str, Any] = tomllib.loads(path.read_text()) if path else {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"override {item!r} is not section.key=value")
+        _set(tree, key.strip(), value.strip())
+    return RunConfig.model_validate(tree)

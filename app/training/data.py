@@ -1,0 +1,112 @@
+"""From a manifest of (study, impression) to cached model input: the same ingestion and
+preprocessing the gateway runs, computed once per study and kept on disk keyed by content."""
+
+import csv
+import hashlib
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from app.dicom.ingest import load_study
+from app.preprocess import InputSpec, preprocess_study
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """One manifest row. Hospital manifests need study_id, study_dir, impression; site,
+    external and label_* columns are optional (labels are used for evaluation only)."""
+
+    study_id: str
+    study_dir: Path
+    impression: str
+    site: str = ""
+    external: bool = False
+    labels: dict[str, int] = field(default_factory=dict)
+    primary_diagnosis: str = ""
+
+
+def read_records(manifest: Path) -> list[StudyRecord]:
+    root = manifest.parent
+    with manifest.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return [
+        StudyRecord(
+            study_id=row["study_id"],
+            study_dir=(root / row["study_dir"]).resolve(),
+            impression=row["impression"],
+            site=row.get("site", ""),
+            external=row.get("external", "0") in ("1", "true", "True"),
+            labels={k[6:]: int(v) for k, v in row.items() if k.startswith("label_") and v != ""},
+            primary_diagnosis=row.get("primary_diagnosis", ""),
+        )
+        for row in rows
+    ]
+
+
+def split_of(study_id: str, val_fraction: float, test_fraction: float) -> str:
+    """'train' / 'val' / 'test' from a hash of the id: stable however the manifest grows."""
+    u = int(hashlib.sha256(study_id.encode()).hexdigest()[:8], 16) / 16**8
+    if u < test_fraction:
+        return "test"
+    return "val" if u < test_fraction + val_fraction else "train"
+
+
+def content_key(study_dir: Path, spec: InputSpec) -> str:
+    """sha256 of every file's bytes (sorted by relative path) and of the input spec."""
+    digest = hashlib.sha256(spec.model_dump_json().encode())
+    for path in sorted(p for p in study_dir.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(study_dir).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class CachedInput:
+    sax: np.ndarray  # float16 (S, T, H, W)
+    lax: np.ndarray  # float16 (V, T, H, W)
+    lax_present: np.ndarray  # bool (V,)
+
+
+class StudyCache:
+    """Preprocessed studies as .npz files under cache_dir/<content key>.npz."""
+
+    def __init__(self, cache_dir: Path, spec: InputSpec):
+        self.cache_dir = cache_dir
+        self.spec = spec
+        cache_dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, record: StudyRecord) -> Path:
+        return self.cache_dir / f"{content_key(record.study_dir, self.spec)}.npz"
+
+    def load(self, record: StudyRecord) -> CachedInput:
+        path = self.path(record)
+        if not path.exists():
+            model_input = preprocess_study(load_study(record.study_dir), self.spec)
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez(
+                tmp,
+                sax=model_input.sax.astype(np.float16),
+                lax=model_input.lax.astype(np.float16),
+                lax_present=model_input.lax_present,
+            )
+            tmp.replace(path)
+        with np.load(path) as stored:
+            return CachedInput(stored["sax"], stored["lax"], stored["lax_present"])
+
+    def warm(self, records: Sequence[StudyRecord], workers: int) -> list[CachedInput]:
+        """Preprocess every record (in parallel) and return them in order."""
+        if workers <= 1:
+            return [self.load(r) for r in tqdm(records, desc="preprocess", unit="study")]
+        with ProcessPoolExecutor(workers) as pool:
+            return list(
+                tqdm(
+                    pool.map(self.load, records, chunksize=4),
+                    total=len(records),
+                    desc="preprocess",
+                    unit="study",
+                )
+            )

@@ -1,0 +1,183 @@
+"""Export a trained run to the model repository Triton serves and the embedded backend loads.
+
+    python -m app.training.export --run runs/demo --eval eval/summary.json --out model_repository
+
+Writes cmr_video_encoder/ and cmr_text_encoder/ (config.pbtxt + 1/model.onnx, opset 17, one
+self-contained file each, batch axis dynamic), tokenizer.json and model_card.json.
+"""
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from app.model.clip import CmrClip
+from app.model_card import Calibration, ModelCard, TextSpec, sha256_file
+from app.training.evaluate import Run
+
+OPSET = 17
+VIDEO, TEXT = "cmr_video_encoder", "cmr_text_encoder"
+
+
+class VideoGraph(nn.Module):
+    """sax, lax, lax_present -> unit study embedding (B, D), unit clip embeddings (B, N, D)."""
+
+    def __init__(self, model: CmrClip):
+        super().__init__()
+        self.video = model.video
+
+    def forward(self, sax, lax, lax_present):
+        study, clips = self.video(sax, lax, lax_present)
+        return nn.functional.normalize(study, dim=-1), nn.functional.normalize(clips, dim=-1)
+
+
+class TextGraph(nn.Module):
+    """input_ids, attention_mask (B, L) -> sentence embedding (B, D), not normalised: the caller
+    averages an impression's sentences, then normalises (as training did)."""
+
+    def __init__(self, model: CmrClip):
+        super().__init__()
+        self.text = model.text
+
+    def forward(self, input_ids, attention_mask):
+        return self.text(input_ids, attention_mask)
+
+
+def _config_pbtxt(
+    name: str,
+    inputs: list[tuple[str, str, list[int]]],
+    outputs: list[tuple[str, str, list[int]]],
+    max_batch: int,
+) -> str:
+    def tensors(kind: str, items: list[tuple[str, str, list[int]]]) -> str:
+        body = ",\n".join(
+            f'  {{ name: "{n}" data_type: {t} dims: [ {", ".join(map(str, d))} ] }}'
+            for n, t, d in items
+        )
+        return f"{kind} [\n{body}\n]"
+
+    return f'''name: "{name}"
+backend: "onnxruntime"
+max_batch_size: {max_batch}
+version_policy: {{ specific: {{ versions: [ 1 ] }} }}
+{tensors("input", inputs)}
+{tensors("output", outputs)}
+dynamic_batching {{
+  preferred_batch_size: [ 4, 8 ]
+  max_queue_delay_microseconds: 2000
+}}
+optimization {{ execution_accelerators {{
+  gpu_execution_accelerator: [ {{
+    name: "tensorrt"
+    parameters {{ key: "precision_mode" value: "FP16" }}
+    parameters {{ key: "trt_engine_cache_enable" value: "true" }}
+  }} ]
+}} }}
+'''
+
+
+def export(run_dir: Path, summary_path: Path | None, out: Path, version: str) -> ModelCard:
+    run = Run.load(run_dir)
+    model, spec, cfg = run.model, run.cfg.input, run.cfg
+    s, v, t, c = spec.sax_slices, len(spec.lax_views), spec.frames, spec.crop_px
+    d = model.cfg.video.embed_dim
+    video_dir, text_dir = out / VIDEO / "1", out / TEXT / "1"
+    video_dir.mkdir(parents=True, exist_ok=True)
+    text_dir.mkdir(parents=True, exist_ok=True)
+    example = (torch.rand(2, s, t, c, c), torch.rand(2, v, t, c, c), torch.ones(2, v))
+    torch.onnx.export(
+        VideoGraph(model).eval(),
+        example,
+        video_dir / "model.onnx",
+        dynamo=False,
+        opset_version=OPSET,
+        input_names=["sax", "lax", "lax_present"],
+        output_names=["study_embedding", "clip_embeddings"],
+        dynamic_axes={
+            name: {0: "batch"}
+            for name in ("sax", "lax", "lax_present", "study_embedding", "clip_embeddings")
+        },
+    )
+    ids = torch.randint(4, model.cfg.text.vocab_size, (2, 7))
+    torch.onnx.export(
+        TextGraph(model).eval(),
+        (ids, torch.ones_like(ids)),
+        text_dir / "model.onnx",
+        dynamo=False,
+        opset_version=OPSET,
+        input_names=["input_ids", "attention_mask"],
+        output_names=["embedding"],
+        dynamic_axes={
+            "input_ids": {0: "batch", 1: "length"},
+            "attention_mask": {0: "batch", 1: "length"},
+            "embedding": {0: "batch"},
+        },
+    )
+    (out / VIDEO / "config.pbtxt").write_text(
+        _config_pbtxt(
+            VIDEO,
+            [
+                ("sax", "TYPE_FP32", [s, t, c, c]),
+                ("lax", "TYPE_FP32", [v, t, c, c]),
+                ("lax_present", "TYPE_FP32", [v]),
+            ],
+            [("study_embedding", "TYPE_FP32", [d]), ("clip_embeddings", "TYPE_FP32", [s + v, d])],
+            max_batch=16,
+        )
+    )
+    (out / TEXT / "config.pbtxt").write_text(
+        _config_pbtxt(
+            TEXT,
+            [("input_ids", "TYPE_INT64", [-1]), ("attention_mask", "TYPE_INT64", [-1])],
+            [("embedding", "TYPE_FP32", [d])],
+            max_batch=64,
+        )
+    )
+    shutil.copyfile(run_dir / "tokenizer.json", out / "tokenizer.json")
+    summary = json.loads(summary_path.read_text()) if summary_path else {}
+    calibration = summary.get("calibration", {"temperature": 1.0, "thresholds": {}})
+    files = {
+        p.relative_to(out).as_posix(): sha256_file(p)
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name != "model_card.json" and p.suffix != ".md"
+    }
+    card = ModelCard(
+        version=version,
+        files=files,
+        input_spec=spec,
+        text=TextSpec(max_tokens=cfg.data.max_tokens, max_sentences=cfg.data.max_sentences),
+        embed_dim=d,
+        logit_scale=run.scale,
+        calibration=Calibration(**calibration),
+        training_data=(
+            f"synthetic cine CMR studies from {cfg.data.manifest}, training sites "
+            f"{cfg.data.training_sites or 'all non-external'}"
+        ),
+        evaluation={
+            k: summary[k]
+            for k in ("in_distribution", "external", "ablation", "retrieval", "paraphrase")
+            if k in summary
+        },
+    )
+    (out / "model_card.json").write_text(card.model_dump_json(indent=2))
+    return card
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m app.training.export", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--eval", type=Path, help="eval/summary.json of this run")
+    parser.add_argument("--out", type=Path, default=Path("model_repository"))
+    parser.add_argument("--version", default="0.1.0")
+    args = parser.parse_args(argv)
+    card = export(args.run, args.eval, args.out, args.version)
+    print(f"{card.name} {card.version} -> {args.out} (weights sha256 {card.weights_sha256[:12]})")
+
+
+if __name__ == "__main__":
+    main()

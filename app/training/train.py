@@ -1,0 +1,281 @@
+"""Train CMR-CLIP on (study, impression) pairs.
+
+    python -m app.training.train --config configs/demo.toml [--set train.epochs=3 ...] [--resume]
+
+Deterministic given the seed (CPU). Checkpoints every epoch and resumes where it stopped; bf16
+autocast on GPU; gradient accumulation; DistributedDataParallel when started by torchrun.
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from app.model.clip import ClipConfig, CmrClip, clip_loss
+from app.model.text import TextConfig
+from app.model.video import VideoConfig
+from app.text.tokenizer import encode_sentences, save_tokenizer, train_tokenizer
+from app.training.augment import augment
+from app.training.config import RunConfig, load_config
+from app.training.data import CachedInput, StudyCache, StudyRecord, read_records, split_of
+
+
+def build_model(cfg: RunConfig, vocab_size: int) -> CmrClip:
+    m, spec = cfg.model, cfg.input
+    video = VideoConfig(
+        sax_slices=spec.sax_slices,
+        lax_views=len(spec.lax_views),
+        frames=spec.frames,
+        crop_px=spec.crop_px,
+        channels=m.channels,
+        width=m.width,
+        embed_dim=m.embed_dim,
+        single_frame=m.single_frame,
+    )
+    text = TextConfig(
+        vocab_size=vocab_size,
+        width=m.text_width,
+        layers=m.text_layers,
+        heads=m.text_heads,
+        max_tokens=cfg.data.max_tokens,
+        embed_dim=m.embed_dim,
+    )
+    return CmrClip(ClipConfig(video=video, text=text))
+
+
+def select_records(cfg: RunConfig, split: str) -> list[StudyRecord]:
+    """Studies of the training sites in one hash split ('train', 'val', 'test')."""
+    records = read_records(cfg.data.manifest)
+    sites = cfg.data.training_sites or tuple(sorted({r.site for r in records if not r.external}))
+    return [
+        r
+        for r in records
+        if r.site in sites
+        and split_of(r.study_id, cfg.data.val_fraction, cfg.data.test_fraction) == split
+    ]
+
+
+class PairBatches:
+    """Batches of (video arrays, tokenised impressions), shuffled per epoch from the seed."""
+
+    def __init__(self, inputs: list[CachedInput], tokens: tuple[np.ndarray, ...], seed: int):
+        self.inputs, self.tokens, self.seed = inputs, tokens, seed
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def batch(self, indices: list[int], augment_with: torch.Generator | None) -> dict:
+        sax, lax = [], []
+        for i in indices:
+            s = torch.from_numpy(self.inputs[i].sax.astype(np.float32))
+            v = torch.from_numpy(self.inputs[i].lax.astype(np.float32))
+            if augment_with is not None:
+                s, v = augment(s, v, augment_with)
+            sax.append(s)
+            lax.append(v)
+        ids, mask, sentences = (torch.from_numpy(t[indices]) for t in self.tokens)
+        present = torch.from_numpy(np.stack([self.inputs[i].lax_present for i in indices]))
+        return {
+            "sax": torch.stack(sax),  # (B, S, T, H, W)
+            "lax": torch.stack(lax),  # (B, V, T, H, W)
+            "lax_present": present.float(),  # (B, V)
+            "ids": ids,  # (B, S_text, L)
+            "mask": mask,
+            "sentence_mask": sentences,  # (B, S_text)
+        }
+
+
+def _lr(step: int, total: int, cfg: RunConfig) -> float:
+    warmup = cfg.train.warmup_steps
+    if step < warmup:
+        return cfg.train.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(total - warmup, 1)
+    return cfg.train.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        plain = param.ndim < 2 or "position" in name or "embed" in name or "logit_scale" in name
+        (no_decay if plain else decay).append(param)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
+def _loss(model: torch.nn.Module, batch: dict, device: torch.device) -> torch.Tensor:
+    core: CmrClip = model.module if isinstance(model, DistributedDataParallel) else model
+    b = {k: v.to(device) for k, v in batch.items()}
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        video = core.encode_video(b["sax"], b["lax"], b["lax_present"])
+        text = core.encode_text(b["ids"], b["mask"], b["sentence_mask"])
+    return clip_loss(video.float(), text.float(), core.scale())
+
+
+def train(cfg: RunConfig, resume: bool = False) -> Path:
+    """Train per `cfg`; returns the folder holding model.pt, tokenizer.json, metrics.csv."""
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if distributed:
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    rank = dist.get_rank() if distributed else 0
+    world = dist.get_world_size() if distributed else 1
+    device = torch.device(
+        f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
+    )
+    torch.manual_seed(cfg.train.seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    out = cfg.train.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+
+    train_records, val_records = select_records(cfg, "train"), select_records(cfg, "val")
+    if len(train_records) < cfg.train.batch_size:
+        raise ValueError(f"{len(train_records)} training studies, fewer than one batch")
+    tokenizer = train_tokenizer([r.impression for r in train_records], cfg.data.vocab_size)
+    if rank == 0:
+        save_tokenizer(tokenizer, out / "tokenizer.json")
+        (out / "config.json").write_text(cfg.model_dump_json(indent=2))
+    cache = StudyCache(cfg.data.cache_dir, cfg.input)
+    workers = max(os.cpu_count() or 1, 1)
+
+    def pairs(records: list[StudyRecord], seed: int) -> PairBatches:
+        texts = [r.impression for r in records]
+        tokens = encode_sentences(tokenizer, texts, cfg.data.max_tokens, cfg.data.max_sentences)
+        return PairBatches(cache.warm(records, workers), tokens, seed)
+
+    train_set = pairs(train_records, cfg.train.seed)
+    val_set = pairs(val_records, cfg.train.seed) if len(val_records) >= 2 else None
+
+    model = build_model(cfg, tokenizer.get_vocab_size()).to(device)
+    optimizer = torch.optim.AdamW(_param_groups(model, cfg.train.weight_decay), lr=cfg.train.lr)
+    start_epoch, step = 0, 0
+    checkpoint = out / "checkpoint.pt"
+    if resume and checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, step = state["epoch"] + 1, state["step"]
+    if distributed:
+        model = DistributedDataParallel(model)
+
+    per_rank = cfg.train.batch_size // world
+    batches_per_epoch = len(train_set) // cfg.train.batch_size
+    total_steps = cfg.train.epochs * batches_per_epoch // cfg.train.grad_accum
+    log = (out / "metrics.csv").open("a", newline="")
+    writer = csv.writer(log)
+    if step == 0 and rank == 0:
+        writer.writerow(["epoch", "step", "loss", "lr", "logit_scale", "clips_per_s", "val_loss"])
+    clips_per_study = cfg.input.sax_slices + len(cfg.input.lax_views)
+    for epoch in range(start_epoch, cfg.train.epochs):
+        model.train()
+        order = torch.randperm(
+            len(train_set), generator=torch.Generator().manual_seed(cfg.train.seed + epoch)
+        )
+        bar = tqdm(
+            range(batches_per_epoch),
+            desc=f"epoch {epoch + 1}/{cfg.train.epochs}",
+            disable=rank != 0,
+        )
+        for i in bar:
+            started = time.perf_counter()
+            chunk = order[i * cfg.train.batch_size : (i + 1) * cfg.train.batch_size].tolist()
+            mine = chunk[rank * per_rank : (rank + 1) * per_rank]
+            generator = torch.Generator().manual_seed(cfg.train.seed * 100_003 + epoch * 1_009 + i)
+            batch = train_set.batch(mine, generator if cfg.train.augment else None)
+            loss = _loss(model, batch, device) / cfg.train.grad_accum
+            loss.backward()
+            if (i + 1) % cfg.train.grad_accum == 0:
+                for group in optimizer.param_groups:
+                    group["lr"] = _lr(step, total_steps, cfg)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+            rate = len(mine) * clips_per_study * world / (time.perf_counter() - started)
+            core = model.module if distributed else model
+            scale = float(core.scale().detach())
+            bar.set_postfix(
+                loss=f"{loss.item() * cfg.train.grad_accum:.3f}",
+                lr=f"{optimizer.param_groups[0]['lr']:.2e}",
+                clips_s=f"{rate:.0f}",
+            )
+            if rank == 0:
+                writer.writerow(
+                    [
+                        epoch,
+                        step,
+                        f"{loss.item() * cfg.train.grad_accum:.5f}",
+                        f"{optimizer.param_groups[0]['lr']:.6g}",
+                        f"{scale:.3f}",
+                        f"{rate:.1f}",
+                        "",
+                    ]
+                )
+        val_loss = (
+            evaluate_loss(model, val_set, cfg.train.batch_size, device) if val_set else float("nan")
+        )
+        if rank == 0:
+            writer.writerow([epoch, step, "", "", "", "", f"{val_loss:.5f}"])
+            log.flush()
+            core = model.module if distributed else model
+            state = {
+                "model": core.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "epoch": epoch,
+                "step": step,
+            }
+            torch.save(state, checkpoint)
+    log.close()
+    if rank == 0:
+        core = model.module if distributed else model
+        torch.save({"model": core.state_dict(), "clip_config": asdict(core.cfg)}, out / "model.pt")
+        (out / "split.json").write_text(
+            json.dumps(
+                {
+                    "train": [r.study_id for r in train_records],
+                    "val": [r.study_id for r in val_records],
+                }
+            )
+        )
+    if distributed:
+        dist.destroy_process_group()
+    return out
+
+
+@torch.no_grad()
+def evaluate_loss(
+    model: torch.nn.Module, pairs: PairBatches, batch_size: int, device: torch.device
+) -> float:
+    model.eval()
+    losses = []
+    for start in range(0, len(pairs) - 1, batch_size):
+        indices = list(range(start, min(start + batch_size, len(pairs))))
+        if len(indices) >= 2:
+            losses.append(float(_loss(model, pairs.batch(indices, None), device)))
+    model.train()
+    return float(np.mean(losses)) if losses else float("nan")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m app.training.train", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--config", type=Path, help="TOML file")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    parser.add_argument("--resume", action="store_true", help="continue from checkpoint.pt")
+    args = parser.parse_args(argv)
+    out = train(load_config(args.config, args.set), resume=args.resume)
+    print(f"model -> {out / 'model.pt'}")
+
+
+if __name__ == "__main__":
+    main()

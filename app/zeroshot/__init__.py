@@ -1,0 +1,1 @@
+"""Zero-shot scoring: versioned condition sets with prompt ensembles, and their scores."""

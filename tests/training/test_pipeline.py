@@ -1,0 +1,81 @@
+"""train -> evaluate -> export on a tiny dataset: the whole pipeline runs, the summary has
+every figure the issue names, the exported ONNX files match torch and the card validates."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from training_helpers import TINY
+
+from app.model_card import load_model_card, sha256_file
+from app.training.config import load_config
+from app.training.evaluate import Run, evaluate
+from app.training.export import export
+from app.training.report import strip_arrays, write_report
+from app.training.train import train
+
+
+@pytest.fixture(scope="module")
+def run_dirs(tiny_manifest: Path, tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("runs")
+    common = [
+        *TINY,
+        "train.epochs=3",
+        "data.val_fraction=0.3",
+        "data.test_fraction=0.3",
+        f"data.manifest={tiny_manifest}",
+        f"data.cache_dir={tiny_manifest.parent / 'cache'}",
+    ]
+    video = train(load_config(None, [*common, f"train.out_dir={root / 'video'}"]))
+    single = train(
+        load_config(None, [*common, "model.single_frame=true", f"train.out_dir={root / 'single'}"])
+    )
+    return video, single
+
+
+def test_evaluation_reports_every_figure(run_dirs, realdata_dir, tmp_path):
+    video, single = run_dirs
+    summary = evaluate(video, single, realdata_dir / "sunnybrook_SCD0000101" / "dicom")
+    for key in ("macro_auroc", "balanced_accuracy", "ece_before", "ece_after"):
+        assert key in summary["in_distribution"]
+    assert set(summary["external"]) == {"site_e"}
+    assert {"macro_auroc", "balanced_accuracy"} <= set(summary["external"]["site_e"])
+    assert summary["ablation"]["motion_condition"] == "myocardial_infarction"
+    assert "single_frame_auroc" in summary["ablation"] and "video_auroc" in summary["ablation"]
+    retrieval = summary["retrieval"]
+    assert retrieval["pool"] >= 2 and 0 <= retrieval["impression_to_study_recall_at_10"] <= 1
+    assert "macro_auroc" in summary["paraphrase"]
+    ranking = summary["sunnybrook"]["diagnosis_ranking"]
+    assert len(ranking) == 5 and abs(sum(p for _, p in ranking) - 1) < 1e-5
+    write_report(summary, tmp_path)
+    assert json.loads(json.dumps(strip_arrays(summary), default=float))["model_version"]
+    assert (tmp_path / "report.md").read_text().startswith("# Evaluation")
+    assert (tmp_path / "roc_in_distribution.png").stat().st_size > 1000
+
+
+def test_export_matches_torch_and_card_validates(run_dirs, tmp_path):
+    video, _ = run_dirs
+    card = export(video, None, tmp_path / "repo", "0.0.1")
+    repo = tmp_path / "repo"
+    assert load_model_card(repo) == card
+    for path, digest in card.files.items():
+        assert sha256_file(repo / path) == digest
+    run = Run.load(video)
+    spec = card.input_spec
+    rng = np.random.default_rng(0)
+    sax = rng.random(
+        (3, spec.sax_slices, spec.frames, spec.crop_px, spec.crop_px), dtype=np.float32
+    )
+    lax = rng.random((3, 1, spec.frames, spec.crop_px, spec.crop_px), dtype=np.float32)
+    present = np.array([[1.0], [0.0], [1.0]], dtype=np.float32)
+    session = ort.InferenceSession(str(repo / "cmr_video_encoder/1/model.onnx"))
+    onnx_study, _ = session.run(None, {"sax": sax, "lax": lax, "lax_present": present})
+    with torch.no_grad():
+        torch_study = run.model.encode_video(*(torch.from_numpy(a) for a in (sax, lax, present)))
+    cosine = (onnx_study * torch_study.numpy()).sum(axis=1)
+    assert cosine.min() >= 0.9999
+    text = (repo / "cmr_text_encoder" / "config.pbtxt").read_text()
+    assert 'name: "input_ids"' in text and "TYPE_INT64" in text and "tensorrt" in text
