@@ -199,12 +199,10 @@ def evaluate(
         ]
 
     val, test = held_out("val"), held_out("test")
-    calibration = calibrate(run, run.encode_studies(val), val)
-    test_studies = run.encode_studies(test)
+    val_studies, test_studies = run.encode_studies(val), run.encode_studies(test)
+    calibration = calibrate(run, val_studies, val)
     summary: dict[str, Any] = {
-        "model_version": json.loads((run_dir / "config.json").read_text()).get(
-            "version", run_dir.name
-        ),
+        "model_version": version,
         "data": {
             "manifest": str(cfg.data.manifest),
             "training_sites": list(sites),
@@ -218,15 +216,15 @@ def evaluate(
         "in_distribution": evaluate_group(run, test_studies, test, calibration),
         "external": {},
     }
+    pool_records, pool_studies = val + test, [val_studies, test_studies]
     for site in sorted({r.site for r in records if r.site not in sites}):
         group = [r for r in records if r.site == site]
-        summary["external"][site] = evaluate_group(
-            run, run.encode_studies(group), group, calibration
-        )
-    pool = val + test
-    summary["retrieval"] = retrieval(
-        run, np.concatenate([run.encode_studies(val), test_studies]), pool
-    )
+        group_studies = run.encode_studies(group)
+        summary["external"][site] = evaluate_group(run, group_studies, group, calibration)
+        pool_records += group
+        pool_studies.append(group_studies)
+    # One pool of every study the model never trained on (held-out and external sites).
+    summary["retrieval"] = retrieval(run, np.concatenate(pool_studies), pool_records)
     paraphrased = {c: tuple(p) for c, p in PARAPHRASE_HOLDOUT.items()}
     paraphrase_calibration = {
         **calibration,
