@@ -3,6 +3,7 @@ preprocessing the gateway runs, computed once per study and kept on disk keyed b
 
 import csv
 import hashlib
+import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -86,7 +87,8 @@ class StudyCache:
         path = self.path(record)
         if not path.exists():
             model_input = preprocess_study(load_study(record.study_dir), self.spec)
-            tmp = path.with_suffix(".tmp.npz")
+            # per-process temporary name: DDP ranks (or a second trainer) may fill one cache
+            tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
             np.savez(
                 tmp,
                 sax=model_input.sax.astype(np.float16),

@@ -279,16 +279,9 @@ def main(argv: list[str] | None = None) -> None:
     summary = evaluate(args.run, args.ablation, args.real, args.version)
     args.out.mkdir(parents=True, exist_ok=True)
     write_report(summary, args.out)
-    (args.out / "summary.json").write_text(
-        json.dumps(strip_arrays(summary), indent=2, default=float)
-    )
-    print(
-        json.dumps(
-            {k: summary[k] for k in ("in_distribution", "retrieval", "ablation")},
-            indent=1,
-            default=float,
-        )[:3000]
-    )
+    clean = strip_arrays(summary)
+    (args.out / "summary.json").write_text(json.dumps(clean, indent=2, default=float))
+    print((args.out / "report.md").read_text())
 
 
 if __name__ == "__main__":
