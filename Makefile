@@ -55,6 +55,7 @@ bench: $(VENV)/.bench-stamp
 # The demo model: synthetic data (3 training sites + 2 external), training, evaluation, export.
 DATA_DIR ?= data/cmr
 RUN_DIR ?= runs/demo
+MODEL_VERSION ?= 0.1.0-preview
 data: $(VENV)/.dev-stamp
 	test -f $(DATA_DIR)/manifest.csv || ( \
 	  $(BIN)/python -m app.synth --studies 450 --site train --seed 0 --out $(DATA_DIR) && \
@@ -67,10 +68,11 @@ train: data
 
 evaluate: $(VENV)/.dev-stamp
 	$(BIN)/python -m app.training.evaluate --run $(RUN_DIR) --ablation $(RUN_DIR)-single-frame \
-	  --real ../shared/realdata/sunnybrook_SCD0000101/dicom --out eval
+	  --real ../shared/realdata/sunnybrook_SCD0000101/dicom --out eval --version $(MODEL_VERSION)
 
 export: evaluate
-	$(BIN)/python -m app.training.export --run $(RUN_DIR) --eval eval/summary.json --out model_repository
+	$(BIN)/python -m app.training.export --run $(RUN_DIR) --eval eval/summary.json --out model_repository \
+	  --version $(MODEL_VERSION)
 
 clean:
 	rm -rf $(VENV) data runs .pytest_cache .ruff_cache
