@@ -9,10 +9,10 @@ Patient identifiers are never read.
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -53,17 +53,20 @@ class ParsedStudy:
         return [f"skipped {n} {reason}" for reason, n in sorted(self.skipped.items()) if n]
 
 
-@contextmanager
-def quiet_pydicom() -> Iterator[None]:
-    """Silence pydicom's value validation and warnings about real-world header quirks.
+def _configure_pydicom() -> None:
+    """Once per process, at import: no value validation while reading, and pydicom's warnings
+    and log messages about real-world header quirks silenced.
 
-    Invalid DA/UI values and the like must not matter, and their messages would quote header
-    values. Both switches are process-global; overlapping calls from threads at worst leave
-    validation off, which is what ingestion wants anyway.
+    Invalid DA/UI values and the like must not matter, and the messages would quote header
+    values (a birth date among them) into logs. A process-wide setting made once is thread-safe,
+    where switching it on and off around each study was not: the gateway ingests in threads.
     """
-    with pydicom_config.disable_value_validation(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+    pydicom_config.settings.reading_validation_mode = pydicom_config.IGNORE
+    warnings.filterwarnings("ignore", module=r"pydicom(\.|$)")
+    logging.getLogger("pydicom").setLevel(logging.ERROR)
+
+
+_configure_pydicom()
 
 
 def read_headers(payloads: Sequence[Payload]) -> ParsedStudy:
@@ -74,24 +77,23 @@ def read_headers(payloads: Sequence[Payload]) -> ParsedStudy:
     """
     parsed = ParsedStudy(datasets=[], frames=[], n_files=len(payloads))
     n_dicom = 0
-    with quiet_pydicom():
-        for payload in payloads:
-            try:
-                ds = dcmread(io.BytesIO(payload.read()), force=False)
-            except Exception:  # pydicom raises many types on truncated or random bytes
-                parsed.skipped[_NOT_DICOM] += 1
-                continue
-            n_dicom += 1
-            if not any(kw in ds for kw in _PIXEL_KEYWORDS):
-                parsed.skipped[_NO_PIXELS] += 1
-                continue
-            try:
-                headers = frame_headers(ds, dataset_index=len(parsed.datasets))
-            except Exception:  # a corrupt value anywhere in the header makes the file unusable
-                parsed.skipped[_BAD_IMAGE] += 1
-                continue
-            parsed.datasets.append(ds)
-            parsed.frames.extend(headers)
+    for payload in payloads:
+        try:
+            ds = dcmread(io.BytesIO(payload.read()), force=False)
+        except Exception:  # pydicom raises many types on truncated or random bytes
+            parsed.skipped[_NOT_DICOM] += 1
+            continue
+        n_dicom += 1
+        if not any(kw in ds for kw in _PIXEL_KEYWORDS):
+            parsed.skipped[_NO_PIXELS] += 1
+            continue
+        try:
+            headers = frame_headers(ds, dataset_index=len(parsed.datasets))
+        except Exception:  # a corrupt value anywhere in the header makes the file unusable
+            parsed.skipped[_BAD_IMAGE] += 1
+            continue
+        parsed.datasets.append(ds)
+        parsed.frames.extend(headers)
     if n_dicom == 0:
         raise NotDicomError(f"none of the {len(payloads)} files sent is DICOM")
     if n_dicom == parsed.skipped[_NO_PIXELS]:
@@ -112,16 +114,15 @@ def decode_frames(parsed: ParsedStudy, frames: Sequence[FrameHeader]) -> np.ndar
     by_dataset: dict[int, list[int]] = {}
     for i, frame in enumerate(frames):
         by_dataset.setdefault(frame.dataset_index, []).append(i)
-    with quiet_pydicom():
-        for dataset_index, out_rows in by_dataset.items():
-            stack = _decode_dataset(parsed.datasets[dataset_index])  # (F, H, W)
-            for i in out_rows:
-                index = frames[i].frame_index
-                if index >= stack.shape[0] or stack.shape[1:] != out.shape[1:]:
-                    raise CorruptPixelDataError(
-                        "decoded pixel data does not match the header's frame count or matrix"
-                    )
-                out[i] = stack[index]
+    for dataset_index, out_rows in by_dataset.items():
+        stack = _decode_dataset(parsed.datasets[dataset_index])  # (F, H, W)
+        for i in out_rows:
+            index = frames[i].frame_index
+            if index >= stack.shape[0] or stack.shape[1:] != out.shape[1:]:
+                raise CorruptPixelDataError(
+                    "decoded pixel data does not match the header's frame count or matrix"
+                )
+            out[i] = stack[index]
     slopes = np.array([f.rescale_slope for f in frames], dtype=np.float32)
     intercepts = np.array([f.rescale_intercept for f in frames], dtype=np.float32)
     if np.any(slopes != 1) or np.any(intercepts != 0):
