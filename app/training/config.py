@@ -46,6 +46,9 @@ class TrainConfig(_Section):
     workers: int = Field(0, ge=0, description="DataLoader worker processes")
     out_dir: Path = Path("runs/demo")
     augment: bool = True
+    sentence_keep: float = Field(
+        1.0, gt=0, le=1, description="train-time probability of keeping each impression sentence"
+    )
 
 
 class RunConfig(_Section):

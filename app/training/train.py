@@ -68,8 +68,15 @@ def select_records(cfg: RunConfig, split: str) -> list[StudyRecord]:
 class PairBatches:
     """Batches of (video arrays, tokenised impressions), shuffled per epoch from the seed."""
 
-    def __init__(self, inputs: list[CachedInput], tokens: tuple[np.ndarray, ...], seed: int):
+    def __init__(
+        self,
+        inputs: list[CachedInput],
+        tokens: tuple[np.ndarray, ...],
+        seed: int,
+        sentence_keep: float = 1.0,
+    ):
         self.inputs, self.tokens, self.seed = inputs, tokens, seed
+        self.sentence_keep = sentence_keep
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -84,6 +91,8 @@ class PairBatches:
             sax.append(s)
             lax.append(v)
         ids, mask, sentences = (torch.from_numpy(t[indices]) for t in self.tokens)
+        if augment_with is not None and self.sentence_keep < 1.0:
+            sentences = sample_sentences(sentences, self.sentence_keep, augment_with)
         present = torch.from_numpy(np.stack([self.inputs[i].lax_present for i in indices]))
         return {
             "sax": torch.stack(sax),  # (B, S, T, H, W)
@@ -93,6 +102,22 @@ class PairBatches:
             "mask": mask,
             "sentence_mask": sentences,  # (B, S_text)
         }
+
+
+def sample_sentences(
+    sentence_mask: torch.Tensor, keep: float, generator: torch.Generator
+) -> torch.Tensor:
+    """Keep each present sentence with probability `keep`, at least one per impression.
+
+    Zero-shot prompts are single sentences while impressions are several; training on random
+    subsets teaches that one sentence alone already points to its study.
+    """
+    present = sentence_mask > 0  # (B, S)
+    kept = present & (torch.rand(present.shape, generator=generator) < keep)
+    first = torch.argmax(present.int(), dim=1)  # a present sentence of each row
+    rescue = ~kept.any(dim=1)
+    kept[rescue, first[rescue]] = True
+    return kept.to(sentence_mask.dtype)
 
 
 def _lr(step: int, total: int, cfg: RunConfig) -> float:
@@ -151,7 +176,7 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
     def pairs(records: list[StudyRecord], seed: int) -> PairBatches:
         texts = [r.impression for r in records]
         tokens = encode_sentences(tokenizer, texts, cfg.data.max_tokens, cfg.data.max_sentences)
-        return PairBatches(cache.warm(records, workers), tokens, seed)
+        return PairBatches(cache.warm(records, workers), tokens, seed, cfg.train.sentence_keep)
 
     train_set = pairs(train_records, cfg.train.seed)
     val_set = pairs(val_records, cfg.train.seed) if len(val_records) >= 2 else None

@@ -51,3 +51,14 @@ def test_training_is_deterministic_and_resumes(tiny_manifest, tmp_path):
         assert torch.equal(tensor, second["model"][name]), name
     resumed = _run(manifest, tmp_path / "a", "train.epochs=3", resume=True)
     assert sorted(_epoch_losses(resumed)) == [0, 1, 2]  # epochs 0-1 kept, only 2 was run
+
+
+def test_sentence_sampling_keeps_a_present_sentence_and_never_invents_one():
+    from app.training.train import sample_sentences
+
+    mask = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0], [1, 1, 1, 1]])
+    for seed in range(20):
+        kept = sample_sentences(mask, 0.3, torch.Generator().manual_seed(seed))
+        assert (kept <= mask).all() and (kept.sum(dim=1) >= 1).all()
+    same = [sample_sentences(mask, 0.5, torch.Generator().manual_seed(7)) for _ in range(2)]
+    assert torch.equal(*same)
