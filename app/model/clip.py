@@ -44,6 +44,19 @@ class CmrClip(nn.Module):
         ids/mask (B, S, L), sentence_mask (B, S)."""
         return F.normalize(self.text.encode_sentences(ids, mask, sentence_mask), dim=-1)
 
+    def forward(
+        self,
+        sax: torch.Tensor,
+        lax: torch.Tensor,
+        lax_present: torch.Tensor,
+        ids: torch.Tensor,
+        mask: torch.Tensor,
+        sentence_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Unit video and text embeddings of matching pairs, (B, D) each. Training calls this
+        (not the two encoders) so DistributedDataParallel sees a forward and syncs gradients."""
+        return self.encode_video(sax, lax, lax_present), self.encode_text(ids, mask, sentence_mask)
+
     def scale(self) -> torch.Tensor:
         return self.logit_scale.clamp(max=self.cfg.max_logit_scale).exp()
 

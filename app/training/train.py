@@ -66,16 +66,16 @@ def select_records(cfg: RunConfig, split: str) -> list[StudyRecord]:
 
 
 class PairBatches:
-    """Batches of (video arrays, tokenised impressions), shuffled per epoch from the seed."""
+    """Batches of (video arrays, tokenised impressions); augmentation draws from the generator
+    the training loop seeds per batch."""
 
     def __init__(
         self,
         inputs: list[CachedInput],
         tokens: tuple[np.ndarray, ...],
-        seed: int,
         sentence_keep: float = 1.0,
     ):
-        self.inputs, self.tokens, self.seed = inputs, tokens, seed
+        self.inputs, self.tokens = inputs, tokens
         self.sentence_keep = sentence_keep
 
     def __len__(self) -> int:
@@ -139,12 +139,13 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     ]
 
 
-def _loss(model: torch.nn.Module, batch: dict, device: torch.device) -> torch.Tensor:
-    core: CmrClip = model.module if isinstance(model, DistributedDataParallel) else model
+def _loss(model: torch.nn.Module, core: CmrClip, batch: dict, device: torch.device) -> torch.Tensor:
+    """`model` is `core` itself or its DistributedDataParallel wrapper."""
     b = {k: v.to(device) for k, v in batch.items()}
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-        video = core.encode_video(b["sax"], b["lax"], b["lax_present"])
-        text = core.encode_text(b["ids"], b["mask"], b["sentence_mask"])
+        video, text = model(
+            b["sax"], b["lax"], b["lax_present"], b["ids"], b["mask"], b["sentence_mask"]
+        )
     return clip_loss(video.float(), text.float(), core.scale())
 
 
@@ -173,25 +174,24 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
     cache = StudyCache(cfg.data.cache_dir, cfg.input)
     workers = max(os.cpu_count() or 1, 1)
 
-    def pairs(records: list[StudyRecord], seed: int) -> PairBatches:
+    def pairs(records: list[StudyRecord]) -> PairBatches:
         texts = [r.impression for r in records]
         tokens = encode_sentences(tokenizer, texts, cfg.data.max_tokens, cfg.data.max_sentences)
-        return PairBatches(cache.warm(records, workers), tokens, seed, cfg.train.sentence_keep)
+        return PairBatches(cache.warm(records, workers), tokens, cfg.train.sentence_keep)
 
-    train_set = pairs(train_records, cfg.train.seed)
-    val_set = pairs(val_records, cfg.train.seed) if len(val_records) >= 2 else None
+    train_set = pairs(train_records)
+    val_set = pairs(val_records) if len(val_records) >= 2 else None
 
-    model = build_model(cfg, tokenizer.get_vocab_size()).to(device)
-    optimizer = torch.optim.AdamW(_param_groups(model, cfg.train.weight_decay), lr=cfg.train.lr)
+    core = build_model(cfg, tokenizer.get_vocab_size()).to(device)
+    optimizer = torch.optim.AdamW(_param_groups(core, cfg.train.weight_decay), lr=cfg.train.lr)
     start_epoch, step = 0, 0
     checkpoint = out / "checkpoint.pt"
     if resume and checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
+        core.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, step = state["epoch"] + 1, state["step"]
-    if distributed:
-        model = DistributedDataParallel(model)
+    model: torch.nn.Module = DistributedDataParallel(core) if distributed else core
 
     per_rank = cfg.train.batch_size // world
     batches_per_epoch = len(train_set) // cfg.train.batch_size
@@ -217,7 +217,7 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
             mine = chunk[rank * per_rank : (rank + 1) * per_rank]
             generator = torch.Generator().manual_seed(cfg.train.seed * 100_003 + epoch * 1_009 + i)
             batch = train_set.batch(mine, generator if cfg.train.augment else None)
-            loss = _loss(model, batch, device) / cfg.train.grad_accum
+            loss = _loss(model, core, batch, device) / cfg.train.grad_accum
             loss.backward()
             if (i + 1) % cfg.train.grad_accum == 0:
                 for group in optimizer.param_groups:
@@ -226,7 +226,6 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
             rate = len(mine) * clips_per_study * world / (time.perf_counter() - started)
-            core = model.module if distributed else model
             scale = float(core.scale().detach())
             bar.set_postfix(
                 loss=f"{loss.item() * cfg.train.grad_accum:.3f}",
@@ -246,12 +245,11 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
                     ]
                 )
         val_loss = (
-            evaluate_loss(model, val_set, cfg.train.batch_size, device) if val_set else float("nan")
+            evaluate_loss(core, val_set, cfg.train.batch_size, device) if val_set else float("nan")
         )
         if rank == 0:
             writer.writerow([epoch, step, "", "", "", "", f"{val_loss:.5f}"])
             log.flush()
-            core = model.module if distributed else model
             state = {
                 "model": core.state_dict(),
                 "optimizer": optimizer.state_dict(),
@@ -261,7 +259,6 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
             torch.save(state, checkpoint)
     log.close()
     if rank == 0:
-        core = model.module if distributed else model
         torch.save({"model": core.state_dict(), "clip_config": asdict(core.cfg)}, out / "model.pt")
         (out / "split.json").write_text(
             json.dumps(
@@ -278,14 +275,14 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
 
 @torch.no_grad()
 def evaluate_loss(
-    model: torch.nn.Module, pairs: PairBatches, batch_size: int, device: torch.device
+    model: CmrClip, pairs: PairBatches, batch_size: int, device: torch.device
 ) -> float:
     model.eval()
     losses = []
     for start in range(0, len(pairs) - 1, batch_size):
         indices = list(range(start, min(start + batch_size, len(pairs))))
         if len(indices) >= 2:
-            losses.append(float(_loss(model, pairs.batch(indices, None), device)))
+            losses.append(float(_loss(model, model, pairs.batch(indices, None), device)))
     model.train()
     return float(np.mean(losses)) if losses else float("nan")
 
