@@ -61,8 +61,16 @@ class CmrClip(nn.Module):
         return self.logit_scale.clamp(max=self.cfg.max_logit_scale).exp()
 
 
-def clip_loss(video: torch.Tensor, text: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """Symmetric InfoNCE over a batch of matching pairs: video (B, D), text (B, D), unit norm."""
+def clip_loss(
+    video: torch.Tensor,
+    text: torch.Tensor,
+    scale: torch.Tensor,
+    targets: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Symmetric InfoNCE over a batch of matching pairs: video (B, D), text (B, D), unit norm.
+    `targets` (B, B), rows summing to 1, replaces the identity (soft targets, symmetric)."""
     logits = scale * video @ text.T  # (B, B)
-    target = torch.arange(video.shape[0], device=video.device)
-    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+    if targets is None:
+        target = torch.arange(video.shape[0], device=video.device)
+        return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+    return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets.T))

@@ -49,6 +49,10 @@ class TrainConfig(_Section):
     sentence_keep: float = Field(
         1.0, gt=0, le=1, description="train-time probability of keeping each impression sentence"
     )
+    soft_target_weight: float = Field(
+        0.0, ge=0, lt=1, description="share of each contrastive target given to similar impressions"
+    )
+    soft_target_temperature: float = Field(0.05, gt=0)
 
 
 class RunConfig(_Section):

@@ -182,6 +182,26 @@ def retrieval(run: Run, studies: np.ndarray, records: list[StudyRecord]) -> dict
     return out
 
 
+def validation_summary(run_dir: Path) -> dict[str, Any]:
+    """Figures on the validation split only, for choosing between training settings without
+    looking at the test split: calibrated and scored on the same validation studies, so only
+    the threshold-free figures (AUROC) and the raw balanced accuracy are meaningful."""
+    run = Run.load(run_dir)
+    cfg = run.cfg
+    records = read_records(cfg.data.manifest)
+    sites = cfg.data.training_sites or tuple(sorted({r.site for r in records if not r.external}))
+    val = [
+        r
+        for r in records
+        if r.site in sites
+        and split_of(r.study_id, cfg.data.val_fraction, cfg.data.test_fraction) == "val"
+    ]
+    studies = run.encode_studies(val)
+    group = evaluate_group(run, studies, val, calibrate(run, studies, val))
+    keys = ("n", "macro_auroc", "per_condition_auroc", "balanced_accuracy")
+    return {key: group[key] for key in keys}
+
+
 def evaluate(
     run_dir: Path, ablation_dir: Path | None, real_study: Path | None, version: str = "0.1.0"
 ) -> dict[str, Any]:
@@ -275,7 +295,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--real", type=Path, help="a real study folder (e.g. Sunnybrook)")
     parser.add_argument("--out", type=Path, default=Path("eval"))
     parser.add_argument("--version", default="0.1.0", help="the version the export will carry")
+    parser.add_argument(
+        "--validation", action="store_true", help="only print validation-split figures (JSON)"
+    )
     args = parser.parse_args(argv)
+    if args.validation:
+        print(json.dumps(validation_summary(args.run), indent=2, default=float))
+        return
     summary = evaluate(args.run, args.ablation, args.real, args.version)
     args.out.mkdir(parents=True, exist_ok=True)
     write_report(summary, args.out)

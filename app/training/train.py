@@ -28,6 +28,7 @@ from app.text.tokenizer import encode_sentences, save_tokenizer, train_tokenizer
 from app.training.augment import augment
 from app.training.config import RunConfig, load_config
 from app.training.data import CachedInput, StudyCache, StudyRecord, read_records, split_of
+from app.training.targets import impression_similarity, soft_targets
 
 
 def build_model(cfg: RunConfig, vocab_size: int) -> CmrClip:
@@ -74,9 +75,13 @@ class PairBatches:
         inputs: list[CachedInput],
         tokens: tuple[np.ndarray, ...],
         sentence_keep: float = 1.0,
+        similarity: np.ndarray | None = None,
+        soft_target: tuple[float, float] = (0.0, 1.0),
     ):
         self.inputs, self.tokens = inputs, tokens
         self.sentence_keep = sentence_keep
+        self.similarity = similarity  # (N, N) impression similarity, for soft targets
+        self.soft_target_weight, self.soft_target_temperature = soft_target
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -94,7 +99,14 @@ class PairBatches:
         if augment_with is not None and self.sentence_keep < 1.0:
             sentences = sample_sentences(sentences, self.sentence_keep, augment_with)
         present = torch.from_numpy(np.stack([self.inputs[i].lax_present for i in indices]))
+        extra = {}
+        if self.similarity is not None and self.soft_target_weight > 0:
+            similarity = self.similarity[np.ix_(indices, indices)]  # (B, B)
+            extra["targets"] = torch.from_numpy(
+                soft_targets(similarity, self.soft_target_weight, self.soft_target_temperature)
+            )
         return {
+            **extra,
             "sax": torch.stack(sax),  # (B, S, T, H, W)
             "lax": torch.stack(lax),  # (B, V, T, H, W)
             "lax_present": present.float(),  # (B, V)
@@ -146,7 +158,7 @@ def _loss(model: torch.nn.Module, core: CmrClip, batch: dict, device: torch.devi
         video, text = model(
             b["sax"], b["lax"], b["lax_present"], b["ids"], b["mask"], b["sentence_mask"]
         )
-    return clip_loss(video.float(), text.float(), core.scale())
+    return clip_loss(video.float(), text.float(), core.scale(), b.get("targets"))
 
 
 def train(cfg: RunConfig, resume: bool = False) -> Path:
@@ -177,7 +189,11 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
     def pairs(records: list[StudyRecord]) -> PairBatches:
         texts = [r.impression for r in records]
         tokens = encode_sentences(tokenizer, texts, cfg.data.max_tokens, cfg.data.max_sentences)
-        return PairBatches(cache.warm(records, workers), tokens, cfg.train.sentence_keep)
+        soft = cfg.train.soft_target_weight, cfg.train.soft_target_temperature
+        similarity = impression_similarity(texts) if soft[0] > 0 else None
+        return PairBatches(
+            cache.warm(records, workers), tokens, cfg.train.sentence_keep, similarity, soft
+        )
 
     train_set = pairs(train_records)
     val_set = pairs(val_records) if len(val_records) >= 2 else None
