@@ -14,6 +14,10 @@ INTENDED_USE = (
     "Not a medical device; not for diagnostic use on its own. Trained on synthetic studies."
 )
 
+# The Triton config parameter carrying the card's version (written by the exporter, checked by
+# the Triton backend's readiness).
+MODEL_VERSION_PARAMETER = "cmr_model_version"
+
 
 class TextSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -3,7 +3,9 @@
     python -m app.training.export --run runs/demo --eval eval/summary.json --out model_repository
 
 Writes cmr_video_encoder/ and cmr_text_encoder/ (config.pbtxt + 1/model.onnx, opset 17, one
-self-contained file each, batch axis dynamic), tokenizer.json and model_card.json.
+self-contained file each, batch axis dynamic), tokenizer.json and model_card.json. The configs
+are the production (GPU) Triton configs that every other variant is generated from
+(app.inference.triton_repository).
 """
 
 import argparse
@@ -13,9 +15,11 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from tritonclient.grpc import model_config_pb2 as mc
 
+from app.inference.triton_repository import GPU, config_text, gpu_config
 from app.model.clip import CmrClip
-from app.model_card import Calibration, ModelCard, TextSpec, sha256_file
+from app.model_card import MODEL_VERSION_PARAMETER, Calibration, ModelCard, TextSpec, sha256_file
 from app.training.evaluate import Run
 
 OPSET = 17
@@ -51,32 +55,21 @@ def _config_pbtxt(
     inputs: list[tuple[str, str, list[int]]],
     outputs: list[tuple[str, str, list[int]]],
     max_batch: int,
+    version: str,
+    max_tokens: int,
 ) -> str:
-    def tensors(kind: str, items: list[tuple[str, str, list[int]]]) -> str:
-        body = ",\n".join(
-            f'  {{ name: "{n}" data_type: {t} dims: [ {", ".join(map(str, d))} ] }}'
-            for n, t, d in items
-        )
-        return f"{kind} [\n{body}\n]"
-
-    return f'''name: "{name}"
-backend: "onnxruntime"
-max_batch_size: {max_batch}
-version_policy: {{ specific: {{ versions: [ 1 ] }} }}
-{tensors("input", inputs)}
-{tensors("output", outputs)}
-dynamic_batching {{
-  preferred_batch_size: [ 4, 8 ]
-  max_queue_delay_microseconds: 2000
-}}
-optimization {{ execution_accelerators {{
-  gpu_execution_accelerator: [ {{
-    name: "tensorrt"
-    parameters {{ key: "precision_mode" value: "FP16" }}
-    parameters {{ key: "trt_engine_cache_enable" value: "true" }}
-  }} ]
-}} }}
-'''
+    """The production (GPU) Triton config of one encoder, from its interface: tensors, max
+    batch, and the model version as a parameter so the gateway can check that Triton serves the
+    model its card describes. `max_tokens` bounds variable-length inputs in the TensorRT
+    profiles (see app.inference.triton_repository.gpu_config, which every variant derives from).
+    """
+    interface = mc.ModelConfig(name=name, max_batch_size=max_batch)
+    interface.version_policy.specific.versions.append(1)
+    interface.parameters[MODEL_VERSION_PARAMETER].string_value = version
+    for kind, items in ((interface.input, inputs), (interface.output, outputs)):
+        for tensor_name, data_type, dims in items:
+            kind.add(name=tensor_name, data_type=mc.DataType.Value(data_type), dims=dims)
+    return config_text(gpu_config(interface, max_tokens), GPU)
 
 
 def export(run_dir: Path, summary_path: Path | None, out: Path, version: str) -> ModelCard:
@@ -126,6 +119,8 @@ def export(run_dir: Path, summary_path: Path | None, out: Path, version: str) ->
             ],
             [("study_embedding", "TYPE_FP32", [d]), ("clip_embeddings", "TYPE_FP32", [s + v, d])],
             max_batch=16,
+            version=version,
+            max_tokens=cfg.data.max_tokens,
         )
     )
     (out / TEXT / "config.pbtxt").write_text(
@@ -134,6 +129,8 @@ def export(run_dir: Path, summary_path: Path | None, out: Path, version: str) ->
             [("input_ids", "TYPE_INT64", [-1]), ("attention_mask", "TYPE_INT64", [-1])],
             [("embedding", "TYPE_FP32", [d])],
             max_batch=64,
+            version=version,
+            max_tokens=cfg.data.max_tokens,
         )
     )
     shutil.copyfile(run_dir / "tokenizer.json", out / "tokenizer.json")

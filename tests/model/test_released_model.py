@@ -1,12 +1,12 @@
 """The model repository in git is consistent: card, hashes, ONNX graphs and Triton configs."""
 
-import re
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 
+from app.inference.triton_repository import read_model_config
 from app.model_card import load_model_card, sha256_file
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
@@ -28,8 +28,8 @@ def test_card_hashes_match_the_files(card):
 @pytest.mark.parametrize("model", ["cmr_video_encoder", "cmr_text_encoder"])
 def test_triton_config_names_the_onnx_tensors(card, model):
     session = ort.InferenceSession(str(REPOSITORY / model / "1" / "model.onnx"))
-    config = (REPOSITORY / model / "config.pbtxt").read_text()
-    declared = set(re.findall(r'name: "([a-z_]+)" data_type', config))
+    config = read_model_config(REPOSITORY / model / "config.pbtxt")
+    declared = {t.name for t in config.input} | {t.name for t in config.output}
     graph = {t.name for t in session.get_inputs()} | {t.name for t in session.get_outputs()}
     assert declared == graph
 

@@ -1,0 +1,1 @@
+"""Encoder backends: the released ONNX encoders run in-process (embedded) or on Triton."""
