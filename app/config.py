@@ -1,6 +1,8 @@
 """Settings from the environment (prefix CMR_). One object, read once per process."""
 
 from functools import lru_cache
+from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,3 +23,51 @@ class IngestLimits(BaseSettings):
 @lru_cache
 def ingest_limits() -> IngestLimits:
     return IngestLimits()
+
+
+class ServingSettings(BaseSettings):
+    """The gateway's settings (environment, prefix CMR_). Ingest caps live in IngestLimits."""
+
+    model_config = SettingsConfigDict(env_prefix="CMR_", env_file=".env", extra="ignore")
+
+    backend: Literal["embedded", "triton"] = "embedded"
+    model_repository: Path = Field(
+        Path("model_repository"), description="folder with model_card.json and the encoders"
+    )
+    triton_url: str = Field("127.0.0.1:8001", description="host:port of Triton's gRPC/HTTP API")
+    triton_protocol: Literal["grpc", "http"] = "grpc"
+    backend_timeout_s: float = Field(30.0, gt=0, description="deadline of one backend call")
+    backend_retries: int = Field(2, ge=0, description="extra attempts on UNAVAILABLE")
+    max_concurrent_inferences: int = Field(
+        2, ge=1, description="studies decoded/encoded at once; more get 503 + Retry-After"
+    )
+    max_queue_wait_s: float = Field(
+        1.0, ge=0, description="how long a request may wait for a free slot before 503"
+    )
+    request_timeout_s: float = Field(120.0, gt=0, description="whole-request deadline")
+    max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1, description="body of one request")
+    max_upload_files: int = Field(4000, ge=1, description="files in one multipart request")
+    max_texts: int = Field(64, ge=1, description="texts in one embed/text request")
+    max_text_chars: int = Field(2000, ge=1, description="characters of one text or prompt")
+    prompt_cache_size: int = Field(1024, ge=0, description="custom prompt embeddings kept")
+    api_keys_sha256: list[str] = Field(
+        default_factory=list,
+        description="sha256 hex digests of accepted API keys; empty = open (development only)",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    inference_threads: int = Field(
+        0, ge=0, description="onnxruntime intra-op threads per session (0 = one per core)"
+    )
+    archive_path: Path | None = Field(
+        Path("archive/demo/demo.sqlite"),
+        description="SQLite case archive searched by /v1/search and /v1/report; none = off",
+    )
+    archive_max_top_k: int = Field(50, ge=1, description="most results one search returns")
+    archive_exact_max: int = Field(
+        10_000, ge=0, description="archives up to this size are searched exactly, larger by ANN"
+    )
+
+
+@lru_cache
+def serving_settings() -> ServingSettings:
+    return ServingSettings()

@@ -72,3 +72,110 @@ class ArchiveBombError(CmrError):
 class InvalidArchiveError(CmrError):
     code = "invalid_archive"
     http_status = 422
+
+
+# --- serving: the backend and the gateway's own limits -------------------------------------
+class BackendUnavailableError(CmrError):
+    """The encoder backend cannot be reached or has no ready model (Triton down, restarting)."""
+
+    code = "backend_unavailable"
+    http_status = 503
+
+
+class BackendTimeoutError(CmrError):
+    """The backend did not answer within the request's deadline."""
+
+    code = "backend_timeout"
+    http_status = 504
+
+
+class BackendError(CmrError):
+    """The backend answered with an error that retrying will not fix (bad tensor, wrong model)."""
+
+    code = "backend_error"
+    http_status = 502
+
+
+class OverloadedError(CmrError):
+    """Every inference slot is busy; the client should retry after `retry_after_s`."""
+
+    code = "overloaded"
+    http_status = 503
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class NotReadyError(CmrError):
+    """The gateway is up but cannot serve yet (backend down, prompts not embedded)."""
+
+    code = "not_ready"
+    http_status = 503
+
+
+class RequestTimeoutError(CmrError):
+    code = "request_timeout"
+    http_status = 504
+
+
+class UnauthorizedError(CmrError):
+    code = "unauthorized"
+    http_status = 401
+
+
+class NoFilesError(CmrError):
+    code = "no_files"
+    http_status = 422
+
+
+class InvalidConditionsError(CmrError):
+    """The `conditions` or `mode` of a request cannot be scored (bad JSON, missing prompts)."""
+
+    code = "invalid_conditions"
+    http_status = 422
+
+
+class UnknownConditionSetError(CmrError):
+    code = "unknown_condition_set"
+    http_status = 404
+
+
+class InvalidUploadError(CmrError):
+    """The request body is not a readable multipart form with `files`."""
+
+    code = "invalid_upload"
+    http_status = 400
+
+
+class UnsupportedMediaTypeError(CmrError):
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class InvalidTextsError(CmrError):
+    code = "invalid_texts"
+    http_status = 422
+
+
+# --- case archive ----------------------------------------------------------------------------
+class ArchiveUnavailableError(CmrError):
+    """No case archive is configured, or its file cannot be opened."""
+
+    code = "archive_unavailable"
+    http_status = 503
+
+
+class ArchiveModelMismatchError(CmrError):
+    """The archive holds embeddings of another model version: searching it would compare
+    vectors from two different embedding spaces, so it is refused until re-indexed."""
+
+    code = "archive_model_mismatch"
+    http_status = 409
+
+
+class InvalidSearchError(CmrError):
+    """A search or report request that cannot be answered as asked (top_k, filters)."""
+
+    code = "invalid_search"
+    http_status = 422

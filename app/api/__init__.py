@@ -1,0 +1,1 @@
+"""The REST gateway: FastAPI routers, schemas, typed errors, auth and Prometheus metrics."""

@@ -1,0 +1,28 @@
+"""Shared pieces of responses: model identity and the documented error responses."""
+
+from typing import Any
+
+from app.api.schemas import ModelInfo, Problem
+from app.model_card import ModelCard
+
+_DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "Missing or invalid API key",
+    404: "Not found",
+    409: "The case archive holds embeddings of another model version (re-index it)",
+    413: "Upload too large (bytes or files)",
+    415: "Not multipart, not DICOM or an unsupported transfer syntax",
+    422: "Invalid input: validation, no cine series, bad conditions, corrupt pixel data",
+    502: "The encoder backend failed",
+    503: "Overloaded (see Retry-After), or the backend or case archive is unavailable",
+    504: "The backend or the whole request timed out",
+}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for error statuses: problem+json bodies (see main.py)."""
+    return {status: {"model": Problem, "description": _DESCRIPTIONS[status]} for status in statuses}
+
+
+def model_info(card: ModelCard) -> ModelInfo:
+    return ModelInfo(name=card.name, version=card.version, sha256=card.weights_sha256)

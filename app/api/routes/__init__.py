@@ -1,0 +1,1 @@
+"""One router per concern; `app.api.main` mounts them."""

@@ -1,0 +1,188 @@
+"""POST /v1/search, /v1/search/study and /v1/report: the case archive and report drafting."""
+
+import asyncio
+import datetime as dt
+import json
+import time
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from app.api.archive_schemas import (
+    FHIR_BUNDLE_EXAMPLE,
+    FHIR_BUNDLE_SCHEMA,
+    ReportResponse,
+    SearchRequest,
+    SearchResponse,
+    SimilarCase,
+)
+from app.api.archive_state import ArchiveDep
+from app.api.deps import EngineDep, MetricsDep, RequestId
+from app.api.responses import model_info, problems
+from app.api.studies import encode_uploaded_study, inference_slot, study_summary
+from app.api.uploads import read_form, study_form_schema, text_field
+from app.archive.models import SearchFilters
+from app.config import ServingSettings
+from app.errors import InvalidSearchError
+from app.reporting.fhir import FHIR_MEDIA_TYPE, report_bundle
+from app.reporting.workflow import FINDINGS_SET, draft_for_embedding
+
+router = APIRouter(prefix="/v1", tags=["archive"])
+DEFAULT_SIMILAR_CASES = 5
+_TOP_K_FIELD = {"type": "integer", "minimum": 1, "description": "results wanted (default 10)"}
+_FILTERS_FIELD = {
+    "type": "string",
+    "description": 'JSON object, e.g. {"site": "site_d", "date_from": "2024-01-01"}',
+}
+_SIMILAR_FIELD = {
+    "type": "integer",
+    "minimum": 1,
+    "description": f"similar cases to cite (default {DEFAULT_SIMILAR_CASES})",
+}
+
+
+def _checked_count(value: int, name: str, settings: ServingSettings) -> int:
+    if not 1 <= value <= settings.archive_max_top_k:
+        raise InvalidSearchError(f"`{name}` must be 1 to {settings.archive_max_top_k}")
+    return value
+
+
+def _form_count(form: FormData, name: str, default: int, settings: ServingSettings) -> int:
+    value = text_field(form, name)
+    try:
+        return _checked_count(default if value is None else int(value), name, settings)
+    except ValueError:
+        raise InvalidSearchError(f"`{name}` must be an integer") from None
+
+
+def _form_filters(form: FormData) -> SearchFilters:
+    value = text_field(form, "filters")
+    try:
+        return SearchFilters.model_validate(json.loads(value)) if value else SearchFilters()
+    except ValidationError as exc:  # messages only: a submitted value is never echoed
+        reasons = "; ".join(error["msg"] for error in exc.errors())
+        raise InvalidSearchError(f"`filters`: {reasons}") from None
+    except ValueError:
+        raise InvalidSearchError("`filters` must be a JSON object") from None
+
+
+@router.post(
+    "/search",
+    response_model=SearchResponse,
+    summary="Past studies most similar to a phrase",
+    description="Text -> study search over the case archive (embeddings of this model only).",
+    responses=problems(401, 409, 422, 502, 503, 504),
+)
+async def search_by_text(
+    body: SearchRequest, engine: EngineDep, archive: ArchiveDep, request_id: RequestId
+) -> SearchResponse:
+    settings = engine.settings
+    top_k = _checked_count(body.top_k, "top_k", settings)
+    if not body.text.strip() or len(body.text) > settings.max_text_chars:
+        raise InvalidSearchError(f"`text` must be 1 to {settings.max_text_chars} characters")
+    (vector,) = await engine.text.prompts([body.text], request_id)
+    hits = await asyncio.to_thread(archive.search, vector, top_k, body.filters)
+    return SearchResponse(
+        request_id=request_id,
+        model=model_info(engine.card),
+        results=[SimilarCase.of(hit) for hit in hits],
+    )
+
+
+@router.post(
+    "/search/study",
+    response_model=SearchResponse,
+    summary="Past studies most similar to an uploaded study",
+    description=(
+        "Study -> study search. The uploaded study itself is never among the results, even "
+        "when it was archived before."
+    ),
+    openapi_extra=study_form_schema({"top_k": _TOP_K_FIELD, "filters": _FILTERS_FIELD}),
+    responses=problems(400, 401, 409, 413, 415, 422, 502, 503, 504),
+)
+async def search_by_study(
+    request: Request,
+    engine: EngineDep,
+    archive: ArchiveDep,
+    metrics: MetricsDep,
+    request_id: RequestId,
+) -> SearchResponse:
+    async with inference_slot(engine):  # before the body is read: refused uploads cost nothing
+        started = time.perf_counter()
+        form = await read_form(request, engine.settings)
+        receive_ms = round((time.perf_counter() - started) * 1000, 2)
+        top_k = _form_count(form, "top_k", 10, engine.settings)
+        filters = _form_filters(form)
+        prepared, embeddings = await encode_uploaded_study(engine, form, request_id, receive_ms)
+        itself = archive.uid_digest(prepared.study.study_instance_uid)
+        hits = await asyncio.to_thread(archive.search, embeddings.study[0], top_k, filters, itself)
+    metrics.observe_stages(prepared.timings_ms)
+    request.state.timings_ms = prepared.timings_ms
+    return SearchResponse(
+        request_id=request_id,
+        model=model_info(engine.card),
+        results=[SimilarCase.of(hit) for hit in hits],
+    )
+
+
+@router.post(
+    "/report",
+    response_model=ReportResponse,
+    summary="Draft impression of an uploaded study, from its findings and similar cases",
+    description=(
+        "Every sentence of the draft states a finding above its calibrated threshold or quotes "
+        "a cited similar case. Send `Accept: application/fhir+json` for a FHIR R4 Bundle "
+        "(preliminary DiagnosticReport, one Observation per finding, the model as Device). "
+        "Decision support only: not for diagnostic use on its own."
+    ),
+    openapi_extra=study_form_schema({"similar_cases": _SIMILAR_FIELD}),
+    responses={
+        200: {
+            "content": {
+                FHIR_MEDIA_TYPE: {"schema": FHIR_BUNDLE_SCHEMA, "example": FHIR_BUNDLE_EXAMPLE}
+            }
+        },
+        **problems(400, 401, 409, 413, 415, 422, 502, 503, 504),
+    },
+)
+async def draft_report(
+    request: Request,
+    engine: EngineDep,
+    archive: ArchiveDep,
+    metrics: MetricsDep,
+    request_id: RequestId,
+) -> Response:
+    async with inference_slot(engine):  # before the body is read: refused uploads cost nothing
+        started = time.perf_counter()
+        form = await read_form(request, engine.settings)
+        receive_ms = round((time.perf_counter() - started) * 1000, 2)
+        similar_k = _form_count(form, "similar_cases", DEFAULT_SIMILAR_CASES, engine.settings)
+        prepared, embeddings = await encode_uploaded_study(engine, form, request_id, receive_ms)
+        timings = prepared.timings_ms
+        draft, similar = await draft_for_embedding(
+            engine,
+            archive,
+            embeddings.study[0],
+            similar_k,
+            request_id,
+            timings,
+            exclude_uid_digest=archive.uid_digest(prepared.study.study_instance_uid),
+        )
+    metrics.observe_stages(timings)
+    request.state.timings_ms = timings
+    if FHIR_MEDIA_TYPE in request.headers.get("accept", ""):
+        bundle = report_bundle(draft, engine.card, FINDINGS_SET, dt.datetime.now(dt.UTC))
+        return JSONResponse(bundle, media_type=FHIR_MEDIA_TYPE)
+    body = ReportResponse(
+        request_id=request_id,
+        model=model_info(engine.card),
+        disclaimer=engine.card.intended_use,
+        draft_impression=draft.text,
+        sentences=draft.sentences,
+        findings=draft.findings,
+        similar_cases=[SimilarCase.of(hit) for hit in similar],
+        study=study_summary(prepared),
+    )
+    return JSONResponse(body.model_dump(mode="json"))

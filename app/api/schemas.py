@@ -1,0 +1,266 @@
+"""Pydantic models of every request and response body: the API contract (see openapi.json)."""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Mode = Literal["exclusive", "findings"]
+_LABEL = Field(min_length=1, max_length=100, pattern=r"^[\w .,()/+-]+$")
+_PROMPT_LIST_MAX = 32
+_MODEL_EXAMPLE = {"name": "cmr-clip", "version": "0.1.0", "sha256": "21194e40c8a6…"}
+_STUDY_EXAMPLE = {
+    "study_instance_uid": "1.2.826.0.1.3680043.8.498.1",
+    "views": ["sax", "4ch"],
+    "slices": 12,
+    "phases": 25,
+    "files": 325,
+    "warnings": [],
+}
+
+
+def _clean(prompts: list[str]) -> list[str]:
+    cleaned = [" ".join(p.split()) for p in prompts]
+    if any(not p for p in cleaned):
+        raise ValueError("prompts must not be blank")
+    if len({p.lower() for p in cleaned}) != len(cleaned):
+        raise ValueError("prompts must not repeat")
+    return cleaned
+
+
+class CustomCondition(BaseModel):
+    """A condition of the caller's own, described by free-text prompts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = _LABEL
+    prompts: list[str] = Field(
+        min_length=1, max_length=_PROMPT_LIST_MAX, description="phrasings of its presence"
+    )
+    negative_prompts: list[str] = Field(
+        default_factory=list,
+        max_length=_PROMPT_LIST_MAX,
+        description="phrasings of its absence; required in findings mode",
+    )
+
+    @field_validator("prompts", "negative_prompts")
+    @classmethod
+    def _clean_prompts(cls, prompts: list[str]) -> list[str]:
+        if any(len(p) > 500 for p in prompts):
+            raise ValueError("a prompt has at most 500 characters")
+        return _clean(prompts)
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+    sha256: str = Field(description="sha256 over the released encoders' ONNX files")
+
+
+class PromptSetInfo(BaseModel):
+    name: str = Field(description="a shipped condition set's name, or 'custom'")
+    sha256: str = Field(description="sha256 of the prompts the scores came from")
+
+
+class StudySummary(BaseModel):
+    study_instance_uid: str
+    views: list[str] = Field(description="cine views found, e.g. ['sax', '4ch']")
+    slices: int = Field(description="short-axis slices")
+    phases: int = Field(description="phases over one cardiac cycle (short axis)")
+    files: int = Field(description="DICOM files read")
+    warnings: list[str] = Field(description="everything skipped, ignored or resampled")
+
+
+class ConditionResult(BaseModel):
+    label: str
+    probability: float = Field(ge=0, le=1)
+    similarity: float = Field(ge=-1.0001, le=1.0001, description="cosine to the prompt ensemble")
+    rank: int = Field(ge=1)
+    threshold: float | None = Field(
+        None, description="findings mode, shipped sets: the calibrated decision threshold"
+    )
+    present: bool | None = Field(None, description="probability >= threshold, where one exists")
+
+
+class DiagnoseTimings(BaseModel):
+    receive: float = Field(description="reading and parsing the upload")
+    parse: float = Field(description="DICOM ingestion")
+    preprocess: float
+    encode: float
+    score: float
+
+
+class DiagnoseResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": "3f1c2a7e9b5d4e0a",
+                    "model": _MODEL_EXAMPLE,
+                    "prompt_set": {"name": "cardiac_diagnosis_v1", "sha256": "a81b…"},
+                    "intended_use": "Research and decision support only: …",
+                    "study": _STUDY_EXAMPLE,
+                    "mode": "exclusive",
+                    "conditions": [
+                        {
+                            "label": "dilated_cardiomyopathy",
+                            "probability": 0.71,
+                            "similarity": 0.42,
+                            "rank": 1,
+                        },
+                        {"label": "normal", "probability": 0.12, "similarity": 0.18, "rank": 2},
+                    ],
+                    "timings_ms": {
+                        "receive": 45.0,
+                        "parse": 410.0,
+                        "preprocess": 60.0,
+                        "encode": 30.0,
+                        "score": 1,
+                    },
+                }
+            ]
+        }
+    )
+
+    request_id: str
+    model: ModelInfo
+    prompt_set: PromptSetInfo
+    intended_use: str
+    study: StudySummary
+    mode: Mode
+    conditions: list[ConditionResult] = Field(description="sorted by probability, descending")
+    timings_ms: DiagnoseTimings
+
+
+class TextEmbeddingRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"texts": ["dilated left ventricle", "normal study"]}]},
+    )
+    texts: list[str] = Field(min_length=1, description="impressions or phrases")
+
+
+class TextEmbeddingResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": "3f1c2a7e9b5d4e0a",
+                    "model": _MODEL_EXAMPLE,
+                    "dimensions": 128,
+                    "embeddings": [[0.16, 0.05, -0.03]],
+                }
+            ]
+        }
+    )
+
+    request_id: str
+    model: ModelInfo
+    dimensions: int
+    embeddings: list[list[float]] = Field(description="unit vectors, one per text, in order")
+
+
+class StudyEmbeddingResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": "3f1c2a7e9b5d4e0a",
+                    "model": _MODEL_EXAMPLE,
+                    "dimensions": 128,
+                    "study": _STUDY_EXAMPLE,
+                    "embedding": [0.12, -0.02, 0.07],
+                    "clip_embeddings": [[0.1, 0.0, 0.2]],
+                }
+            ]
+        }
+    )
+
+    request_id: str
+    model: ModelInfo
+    dimensions: int
+    study: StudySummary
+    embedding: list[float] = Field(description="unit study embedding")
+    clip_embeddings: list[list[float]] = Field(
+        description="unit embedding of each clip: SAX slices base -> apex, then long-axis views"
+    )
+
+
+class ConditionSetSummary(BaseModel):
+    name: str
+    version: str
+    mode: Mode
+    labels: list[str]
+    sha256: str
+
+
+class ConditionSetList(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "condition_sets": [
+                        {
+                            "name": "cardiac_diagnosis_v1",
+                            "version": "1.0.0",
+                            "mode": "exclusive",
+                            "labels": ["normal", "dilated_cardiomyopathy"],
+                            "sha256": "56178f2b95bb…",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+    condition_sets: list[ConditionSetSummary]
+
+
+class HealthStatus(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
+
+    status: Literal["ok", "ready"]
+
+
+class ReadyStatus(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "ready",
+                    "backend": "embedded",
+                    "model": _MODEL_EXAMPLE,
+                }
+            ]
+        }
+    )
+
+    status: Literal["ready"]
+    backend: str
+    model: ModelInfo
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with a stable machine-readable `code`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "https://cmr-clip.dev/problems/no_cine_series",
+                    "title": "Unprocessable Entity",
+                    "status": 422,
+                    "detail": "no cine series with at least 8 phases at one position",
+                    "code": "no_cine_series",
+                    "request_id": "3f1c2a7e9b5d4e0a",
+                }
+            ]
+        }
+    )
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    request_id: str | None = None
+    errors: list[dict[str, object]] | None = Field(None, description="validation errors")

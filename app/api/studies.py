@@ -1,0 +1,65 @@
+"""The shared path of every study upload: slot, deadline, ingest, preprocess, encode."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Request
+from starlette.datastructures import FormData
+
+from app.api.schemas import StudySummary
+from app.api.uploads import read_form, study_uploads
+from app.errors import RequestTimeoutError
+from app.inference.backend import VideoEmbeddings
+from app.inference.engine import InferenceEngine, PreparedStudy
+
+
+@asynccontextmanager
+async def inference_slot(engine: InferenceEngine) -> AsyncIterator[None]:
+    """Hold one inference slot within the request deadline; 503 when none is free,
+    504 when the work outlives the deadline. A slot covers reading the upload too, so the
+    studies held in memory at once are bounded by the slots."""
+    async with engine.slots.hold():
+        try:
+            async with asyncio.timeout(engine.settings.request_timeout_s):
+                yield
+        except TimeoutError:
+            raise RequestTimeoutError(
+                f"the study was not processed within {engine.settings.request_timeout_s:g} s"
+            ) from None
+
+
+async def receive_form(request: Request, engine: InferenceEngine) -> tuple[FormData, float]:
+    """The upload's multipart form, and how long receiving and parsing it took (ms). Call
+    inside `inference_slot`, so that a refused request never has its body read."""
+    started = time.perf_counter()
+    form = await read_form(request, engine.settings)
+    return form, round((time.perf_counter() - started) * 1000, 2)
+
+
+async def encode_uploaded_study(
+    engine: InferenceEngine, form: FormData, request_id: str, receive_ms: float
+) -> tuple[PreparedStudy, VideoEmbeddings]:
+    """Call inside `inference_slot`; `receive_ms` is how long reading the upload took.
+    Raises the data layer's and backend's CmrErrors."""
+    uploads = await study_uploads(form)
+    await form.close()  # the spooled parts: the bytes are in `uploads` now
+    prepared = await engine.prepare(uploads)
+    prepared.timings_ms = {"receive": receive_ms, **prepared.timings_ms}
+    del uploads  # the bytes are no longer needed while the backend works
+    embeddings = await engine.encode_study(prepared, request_id)
+    return prepared, embeddings
+
+
+def study_summary(prepared: PreparedStudy) -> StudySummary:
+    study = prepared.study
+    sax = study.sax
+    return StudySummary(
+        study_instance_uid=study.study_instance_uid,
+        views=sorted(study.views, key=lambda name: (name != "sax", name)),
+        slices=sax.n_slices if sax else 0,
+        phases=sax.n_phases if sax else 0,
+        files=study.n_files,
+        warnings=study.warnings,
+    )

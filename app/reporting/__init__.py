@@ -1,0 +1,1 @@
+"""Draft impressions from findings and similar cases, and their FHIR R4 form for the EHR."""

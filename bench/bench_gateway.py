@@ -1,0 +1,267 @@
+"""The gateway end to end: latency vs the same work in-process, load, and Triton's share.
+
+1. Overhead: POST /v1/diagnose of a 12-slice x 25-phase study (300 SAX + 25 4-chamber files)
+   on a real uvicorn process, next to ingest + preprocess + encode + score run directly in
+   this process; runs interleaved. Target: gateway overhead < 15 % of the direct sum.
+2. Load: 1, 4 and 16 concurrent clients for `--duration` s each (httpx async, loopback); clients
+   honour Retry-After. Reports requests/s, p50/p95, statuses, and the server's RSS after a
+   warm-up at 16 clients and at the end (target: end <= 1.2 x warm-up; no 5xx but deliberate
+   503s).
+3. Triton: the same study through the Triton backend vs the embedded one (ratio), and Triton's
+   dynamic batching under 8 concurrent video requests (batch size from its metrics).
+
+    python bench/bench_gateway.py [--repeats 15] [--duration 60] [--backends embedded,triton]
+
+Needs `app` importable (Makefile `bench` target) and, for Triton, `.venv-triton` (make triton-up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import numpy as np
+from bench_ingest import register_bench_site, synthesize_with_slices
+
+from app.config import ServingSettings
+from app.inference.backend import VideoBatch
+from app.inference.engine import DEFAULT_SETS, InferenceEngine, ScoringSet
+from app.inference.triton_repository import write_python_backend_variant
+from app.inference.triton_server import TritonProcess, triton_available
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "api"))  # the tests' real-server launcher
+from api_helpers import LiveServer, start_live_server  # noqa: E402
+
+Files = list[tuple[str, bytes]]
+
+
+def bench_study(out: Path) -> Files:
+    register_bench_site()
+    study = synthesize_with_slices(12, seed=0)
+    return [(p.relative_to(out).as_posix(), p.read_bytes()) for p in sorted(study.write(out))]
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+async def direct_once(engine: InferenceEngine, files: Files, scoring: ScoringSet) -> float:
+    started = time.perf_counter()
+    prepared = await engine.prepare(files)
+    embeddings = await engine.encode_study(prepared, "bench")
+    await engine.score(embeddings.study[0], scoring, "bench", prepared.timings_ms)
+    return time.perf_counter() - started
+
+
+def http_once(server: LiveServer, files: Files) -> float:
+    multipart = [("files", (name, data, "application/dicom")) for name, data in files]
+    started = time.perf_counter()
+    response = httpx.post(
+        f"{server.url}/v1/diagnose", files=multipart, headers=server.headers, timeout=120
+    )
+    elapsed = time.perf_counter() - started
+    response.raise_for_status()
+    return elapsed
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+async def load_phase(server: LiveServer, files: Files, clients: int, duration_s: float) -> dict:
+    multipart = [("files", (name, data, "application/dicom")) for name, data in files]
+    statuses: Counter[int] = Counter()
+    latencies: list[float] = []
+    deadline = time.monotonic() + duration_s
+
+    async def client(http: httpx.AsyncClient) -> None:
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            response = await http.post("/v1/diagnose", files=multipart)
+            statuses[response.status_code] += 1
+            if response.status_code == 200:
+                latencies.append(time.perf_counter() - started)
+            elif response.status_code == 503:
+                await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+
+    health_ms: list[float] = []
+
+    async def probe(http: httpx.AsyncClient) -> None:
+        """/healthz during the load: it must stay fast while studies are decoded/encoded."""
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            (await http.get("/healthz")).raise_for_status()
+            health_ms.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(0.25)
+
+    limits = httpx.Limits(max_connections=clients + 1)
+    async with httpx.AsyncClient(
+        base_url=server.url, headers=server.headers, timeout=180, limits=limits
+    ) as http:
+        await asyncio.gather(probe(http), *(client(http) for _ in range(clients)))
+    return {
+        "healthz_p95_ms": percentile(health_ms, 95),
+        "clients": clients,
+        "ok_per_s": statuses[200] / duration_s,
+        "p50_s": percentile(latencies, 50) if latencies else float("nan"),
+        "p95_s": percentile(latencies, 95) if latencies else float("nan"),
+        "statuses": dict(statuses),
+    }
+
+
+def overhead(files: Files, backend_env: dict[str, str], repeats: int, log: Path) -> dict:
+    settings = ServingSettings(**backend_env)  # type: ignore[arg-type]
+    engine = InferenceEngine.from_settings(settings)
+    scoring = ScoringSet.shipped(engine.condition_sets[DEFAULT_SETS["exclusive"]])
+    server = start_live_server(log, backend_env)
+    direct: list[float] = []
+    over_http: list[float] = []
+    try:
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(engine.start())
+        loop.run_until_complete(engine.ready())
+        loop.run_until_complete(direct_once(engine, files, scoring))  # warm-up
+        http_once(server, files)
+        for _ in range(repeats):
+            direct.append(loop.run_until_complete(direct_once(engine, files, scoring)))
+            over_http.append(http_once(server, files))
+        loop.run_until_complete(engine.close())
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=10)
+    return {
+        "direct_p50": statistics.median(direct),
+        "http_p50": statistics.median(over_http),
+        "http_p95": percentile(over_http, 95),
+        "direct_p95": percentile(direct, 95),
+    }
+
+
+def report_overhead(backend: str, figures: dict) -> None:
+    share = figures["http_p50"] / figures["direct_p50"] - 1
+    print(
+        f"{backend:9s} POST /v1/diagnose p50 {figures['http_p50'] * 1000:7.1f} ms  "
+        f"p95 {figures['http_p95'] * 1000:7.1f} ms | in-process p50 "
+        f"{figures['direct_p50'] * 1000:7.1f} ms  p95 {figures['direct_p95'] * 1000:7.1f} ms | "
+        f"gateway overhead {share * 100:+.1f} % (target < 15 %)"
+    )
+
+
+def load(files: Files, backend_env: dict[str, str], duration_s: float, log: Path) -> None:
+    server = start_live_server(log, backend_env)
+    try:
+        # Warm-up at the highest concurrency, so that what it takes to hold the studies in
+        # flight is allocated before the first reading; growth after it would be a leak.
+        asyncio.run(load_phase(server, files, 16, min(duration_s, 15.0)))
+        warm_mb = rss_mb(server.process.pid)
+        for clients in (1, 4, 16):
+            row = asyncio.run(load_phase(server, files, clients, duration_s))
+            print(
+                f"  {clients:2d} clients: {row['ok_per_s']:5.2f} studies/s  p50 "
+                f"{row['p50_s'] * 1000:7.1f} ms  p95 {row['p95_s'] * 1000:7.1f} ms  "
+                f"statuses {row['statuses']}  /healthz p95 {row['healthz_p95_ms']:.1f} ms"
+            )
+        end_mb = rss_mb(server.process.pid)
+        print(
+            f"  server RSS after warm-up {warm_mb:.0f} MB, at the end {end_mb:.0f} MB "
+            f"(ratio {end_mb / warm_mb:.2f}, target <= 1.2)"
+        )
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=10)
+
+
+def triton_counts(metrics_url: str, model: str) -> tuple[int, int]:
+    """(inferences, executions) of `model` from Triton's Prometheus metrics (its statistics
+    API is among the restricted admin APIs)."""
+    counts = {"nv_inference_count": 0, "nv_inference_exec_count": 0}
+    for line in httpx.get(metrics_url, timeout=10).text.splitlines():
+        name, _, rest = line.partition("{")
+        if name in counts and f'model="{model}"' in rest:
+            counts[name] += int(float(line.rsplit(" ", 1)[1]))
+    return counts["nv_inference_count"], counts["nv_inference_exec_count"]
+
+
+async def triton_batching(
+    triton: TritonProcess, files: Files, rounds: int
+) -> tuple[float, int, int]:
+    """Average batch Triton formed from 8 concurrent single-study requests."""
+    settings = ServingSettings(backend="triton", triton_url=triton.grpc_url)
+    engine = InferenceEngine.from_settings(settings)
+    await engine.start()
+    prepared = await engine.prepare(files)
+    model_input = prepared.model_input
+    batch = VideoBatch(
+        sax=model_input.sax[None],
+        lax=model_input.lax[None],
+        lax_present=model_input.lax_present[None].astype(np.float32),
+    )
+    before = triton_counts(triton.metrics_url, "cmr_video_encoder")
+    for _ in range(rounds):
+        await asyncio.gather(*(engine.backend.encode_video(batch, "bench") for _ in range(8)))
+    after = triton_counts(triton.metrics_url, "cmr_video_encoder")
+    await engine.close()
+    inferences, executions = after[0] - before[0], after[1] - before[1]
+    return inferences / max(executions, 1), inferences, executions
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--backends", default="embedded,triton")
+    args = parser.parse_args()
+    backends = args.backends.split(",")
+    with tempfile.TemporaryDirectory(prefix="bench_gateway_") as tmp:
+        work = Path(tmp)
+        files = bench_study(work / "study")
+        print(f"study: {len(files)} files, {sum(len(d) for _, d in files) / 1e6:.1f} MB")
+        envs: dict[str, dict[str, str]] = {"embedded": {"backend": "embedded"}}
+        triton: TritonProcess | None = None
+        if "triton" in backends:
+            reason = triton_available()
+            if reason:
+                print(f"triton skipped: {reason}")
+                backends.remove("triton")
+            else:
+                repo = write_python_backend_variant(ROOT / "model_repository", work / "repo")
+                triton = TritonProcess(repo, workdir=work / "triton")
+                triton.start()
+                envs["triton"] = {"backend": "triton", "triton_url": triton.grpc_url}
+        try:
+            results = {}
+            for backend in backends:
+                results[backend] = overhead(
+                    files, envs[backend], args.repeats, work / f"{backend}.log"
+                )
+                report_overhead(backend, results[backend])
+            if "triton" in results:
+                ratio = results["triton"]["http_p50"] / results["embedded"]["http_p50"]
+                print(f"triton / embedded end-to-end p50: {ratio:.2f}")
+                assert triton is not None
+                size, n_inf, n_exec = asyncio.run(triton_batching(triton, files, 10))
+                print(
+                    f"triton dynamic batching, 8 concurrent requests x 10 rounds: {n_inf} "
+                    f"inferences in {n_exec} executions, average batch {size:.2f}"
+                )
+            for backend in backends:
+                print(f"load, {backend} backend ({args.duration:g} s per level):")
+                load(files, envs[backend], args.duration, work / f"{backend}-load.log")
+        finally:
+            if triton is not None:
+                triton.stop()
+
+
+if __name__ == "__main__":
+    main()

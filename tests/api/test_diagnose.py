@@ -1,0 +1,111 @@
+"""POST /v1/diagnose on both backends: the contract, modes, custom prompts, zip uploads."""
+
+import json
+
+import numpy as np
+from api_helpers import Files, multipart, zipped
+from fastapi.testclient import TestClient
+
+from app.model_card import load_model_card
+from app.synth.params import PRIMARY_DIAGNOSES
+from app.zeroshot.condition_sets import load_condition_sets, prompt_set_hash
+
+CARD = load_model_card(__import__("api_helpers").PROJECT_ROOT / "model_repository")
+
+
+def test_diagnosis_follows_the_contract(client: TestClient, study_files: Files) -> None:
+    response = client.post("/v1/diagnose", files=multipart(study_files))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["request_id"] == response.headers["x-request-id"]
+    assert body["model"] == {
+        "name": CARD.name,
+        "version": CARD.version,
+        "sha256": CARD.weights_sha256,
+    }
+    assert "not for diagnostic use" in body["intended_use"]
+    shipped = load_condition_sets()["cardiac_diagnosis_v1"]
+    assert body["prompt_set"] == {"name": shipped.name, "sha256": prompt_set_hash(shipped)}
+    assert body["mode"] == "exclusive"
+    study = body["study"]
+    assert study["views"] == ["sax", "4ch"]
+    assert study["slices"] >= 8 and study["phases"] >= 16
+    assert study["files"] == len(study_files)
+    conditions = body["conditions"]
+    assert sorted(c["label"] for c in conditions) == sorted(PRIMARY_DIAGNOSES)
+    probabilities = [c["probability"] for c in conditions]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert abs(sum(probabilities) - 1) < 1e-5
+    assert [c["rank"] for c in conditions] == list(range(1, len(conditions) + 1))
+    assert all(-1.001 <= c["similarity"] <= 1.001 for c in conditions)
+    assert set(body["timings_ms"]) == {"receive", "parse", "preprocess", "encode", "score"}
+
+
+def test_findings_mode_scores_each_finding_against_its_threshold(
+    client: TestClient, study_files: Files
+) -> None:
+    response = client.post("/v1/diagnose", files=multipart(study_files), data={"mode": "findings"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["mode"] == "findings"
+    assert body["prompt_set"]["name"] == "cardiac_findings_v1"
+    for condition in body["conditions"]:
+        assert 0 <= condition["probability"] <= 1
+        threshold = CARD.calibration.thresholds.get(condition["label"])
+        assert condition["threshold"] == threshold
+        if threshold is not None:
+            assert condition["present"] == (condition["probability"] >= threshold)
+
+
+def test_custom_prompts_rank_the_callers_labels(client: TestClient, study_files: Files) -> None:
+    conditions = [
+        {
+            "label": "dilated LV",
+            "prompts": ["dilated left ventricle with severely reduced ejection fraction"],
+            "negative_prompts": ["normal left ventricular size and function"],
+        },
+        {
+            "label": "pericardial effusion",
+            "prompts": ["large pericardial effusion"],
+            "negative_prompts": ["no pericardial effusion"],
+        },
+    ]
+    for mode in ("exclusive", "findings"):
+        response = client.post(
+            "/v1/diagnose",
+            files=multipart(study_files),
+            data={"conditions": json.dumps(conditions), "mode": mode},
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["mode"] == mode
+        assert body["prompt_set"]["name"] == "custom"
+        assert {c["label"] for c in body["conditions"]} == {"dilated LV", "pericardial effusion"}
+        assert all(c["threshold"] is None for c in body["conditions"])
+
+
+def test_a_zip_of_the_study_scores_as_its_files(client: TestClient, study_files: Files) -> None:
+    as_files = client.post("/v1/diagnose", files=multipart(study_files)).json()
+    as_zip = client.post(
+        "/v1/diagnose", files=[("files", ("study.zip", zipped(study_files), "application/zip"))]
+    ).json()
+    by_label = {c["label"]: c["probability"] for c in as_files["conditions"]}
+    for condition in as_zip["conditions"]:
+        assert np.isclose(condition["probability"], by_label[condition["label"]], atol=1e-5)
+
+
+def test_request_ids_are_echoed_or_made(client: TestClient) -> None:
+    assert client.get("/healthz", headers={"X-Request-ID": "ehr-42"}).headers["x-request-id"] == (
+        "ehr-42"
+    )
+    made = client.get("/healthz").headers["x-request-id"]
+    assert len(made) == 32
+    unsafe = client.get("/healthz", headers={"X-Request-ID": "a b\tc"}).headers["x-request-id"]
+    assert unsafe != "a b\tc"
+
+
+def test_every_response_names_the_model(client: TestClient) -> None:
+    response = client.get("/v1/condition-sets")
+    assert response.headers["x-model-version"] == CARD.version
+    assert response.headers["x-model-name"] == CARD.name
+    assert response.headers["x-model-sha256"] == CARD.weights_sha256
