@@ -152,7 +152,11 @@ def test_concurrent_requests_are_batched_by_triton(triton_server, card, sessions
         return await asyncio.gather(*calls)
 
     embeddings = run(make_backend(triton_server, "grpc", card), body)
+    deadline = time.monotonic() + 5  # the metrics may trail the last response by a moment
     after = inference_counts(triton_server, TEXT_MODEL)
+    while after[0] - before[0] < len(requests) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        after = inference_counts(triton_server, TEXT_MODEL)
     for (ids, mask), embedding in zip(requests, embeddings, strict=True):
         assert_text_matches(sessions, ids, mask, embedding)
     inferences, executions = after[0] - before[0], after[1] - before[1]
