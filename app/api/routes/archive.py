@@ -3,7 +3,6 @@
 import asyncio
 import datetime as dt
 import json
-import time
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -21,8 +20,8 @@ from app.api.archive_schemas import (
 from app.api.archive_state import ArchiveDep
 from app.api.deps import EngineDep, MetricsDep, RequestId
 from app.api.responses import model_info, problems
-from app.api.studies import encode_uploaded_study, inference_slot, study_summary
-from app.api.uploads import read_form, study_form_schema, text_field
+from app.api.studies import encode_uploaded_study, inference_slot, receive_form, study_summary
+from app.api.uploads import study_form_schema, text_field
 from app.archive.models import SearchFilters
 from app.config import ServingSettings
 from app.errors import InvalidSearchError
@@ -110,9 +109,7 @@ async def search_by_study(
     request_id: RequestId,
 ) -> SearchResponse:
     async with inference_slot(engine):  # before the body is read: refused uploads cost nothing
-        started = time.perf_counter()
-        form = await read_form(request, engine.settings)
-        receive_ms = round((time.perf_counter() - started) * 1000, 2)
+        form, receive_ms = await receive_form(request, engine)
         top_k = _form_count(form, "top_k", 10, engine.settings)
         filters = _form_filters(form)
         prepared, embeddings = await encode_uploaded_study(engine, form, request_id, receive_ms)
@@ -155,9 +152,7 @@ async def draft_report(
     request_id: RequestId,
 ) -> Response:
     async with inference_slot(engine):  # before the body is read: refused uploads cost nothing
-        started = time.perf_counter()
-        form = await read_form(request, engine.settings)
-        receive_ms = round((time.perf_counter() - started) * 1000, 2)
+        form, receive_ms = await receive_form(request, engine)
         similar_k = _form_count(form, "similar_cases", DEFAULT_SIMILAR_CASES, engine.settings)
         prepared, embeddings = await encode_uploaded_study(engine, form, request_id, receive_ms)
         timings = prepared.timings_ms
