@@ -132,27 +132,16 @@ def _elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
 
 
-@dataclass
-class Stopwatch:
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self._started = time.perf_counter()
-
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.timings_ms[stage] = round((now - self._started) * 1000, 2)
-        self._started = now
-
-
 def prepare_study(uploads: list[Upload], card: ModelCard, limits: IngestLimits) -> PreparedStudy:
     """Blocking: uploads -> CineStudy -> ModelInput. Raises the data layer's CmrErrors."""
-    watch = Stopwatch()
+    started = time.perf_counter()
     study = load_study(uploads, limits)
-    watch.lap("parse")
+    parse_ms = _elapsed_ms(started)
+    started = time.perf_counter()
     model_input = preprocess_study(study, card.input_spec)
-    watch.lap("preprocess")
-    return PreparedStudy(study, model_input, watch.timings_ms)
+    return PreparedStudy(
+        study, model_input, {"parse": parse_ms, "preprocess": _elapsed_ms(started)}
+    )
 
 
 class InferenceEngine:

@@ -18,9 +18,6 @@ from app.model_card import TextSpec
 from app.text.tokenizer import encode_sentences
 from app.zeroshot.scoring import normalize
 
-# The text model's max_batch_size in its config.pbtxt: more sentences go in several calls.
-MAX_SENTENCES_PER_CALL = 64
-
 
 class TextEmbedder:
     def __init__(
@@ -46,16 +43,10 @@ class TextEmbedder:
         present = sentence_mask.reshape(-1).astype(bool)  # (N*S,)
         flat_ids = ids.reshape(-1, length)[present]
         flat_mask = mask.reshape(-1, length)[present]
-        chunks = [
-            await self._backend.encode_sentences(
-                flat_ids[start : start + MAX_SENTENCES_PER_CALL],
-                flat_mask[start : start + MAX_SENTENCES_PER_CALL],
-                request_id,
-            )
-            for start in range(0, len(flat_ids), MAX_SENTENCES_PER_CALL)
-        ]
-        sentences = np.zeros((n_texts * n_sentences, chunks[0].shape[-1]), dtype=np.float32)
-        sentences[present] = np.concatenate(chunks)
+        # One call: a backend with a batch cap (Triton's max_batch_size) splits it itself.
+        encoded = await self._backend.encode_sentences(flat_ids, flat_mask, request_id)
+        sentences = np.zeros((n_texts * n_sentences, encoded.shape[-1]), dtype=np.float32)
+        sentences[present] = encoded
         sentences = sentences.reshape(n_texts, n_sentences, -1)  # (N, S, D)
         weights = sentence_mask[..., None].astype(np.float32)  # (N, S, 1)
         mean = (sentences * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)

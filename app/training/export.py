@@ -17,13 +17,13 @@ import torch
 from torch import nn
 from tritonclient.grpc import model_config_pb2 as mc
 
+from app.inference.backend import TEXT_MODEL, VIDEO_MODEL
 from app.inference.triton_repository import GPU, config_text, gpu_config
 from app.model.clip import CmrClip
 from app.model_card import MODEL_VERSION_PARAMETER, Calibration, ModelCard, TextSpec, sha256_file
 from app.training.evaluate import Run
 
 OPSET = 17
-VIDEO, TEXT = "cmr_video_encoder", "cmr_text_encoder"
 
 
 class VideoGraph(nn.Module):
@@ -77,7 +77,7 @@ def export(run_dir: Path, summary_path: Path | None, out: Path, version: str) ->
     model, spec, cfg = run.model, run.cfg.input, run.cfg
     s, v, t, c = spec.sax_slices, len(spec.lax_views), spec.frames, spec.crop_px
     d = model.cfg.video.embed_dim
-    video_dir, text_dir = out / VIDEO / "1", out / TEXT / "1"
+    video_dir, text_dir = out / VIDEO_MODEL / "1", out / TEXT_MODEL / "1"
     video_dir.mkdir(parents=True, exist_ok=True)
     text_dir.mkdir(parents=True, exist_ok=True)
     example = (torch.rand(2, s, t, c, c), torch.rand(2, v, t, c, c), torch.ones(2, v))
@@ -109,9 +109,9 @@ def export(run_dir: Path, summary_path: Path | None, out: Path, version: str) ->
             "embedding": {0: "batch"},
         },
     )
-    (out / VIDEO / "config.pbtxt").write_text(
+    (out / VIDEO_MODEL / "config.pbtxt").write_text(
         _config_pbtxt(
-            VIDEO,
+            VIDEO_MODEL,
             [
                 ("sax", "TYPE_FP32", [s, t, c, c]),
                 ("lax", "TYPE_FP32", [v, t, c, c]),
@@ -123,9 +123,9 @@ def export(run_dir: Path, summary_path: Path | None, out: Path, version: str) ->
             max_tokens=cfg.data.max_tokens,
         )
     )
-    (out / TEXT / "config.pbtxt").write_text(
+    (out / TEXT_MODEL / "config.pbtxt").write_text(
         _config_pbtxt(
-            TEXT,
+            TEXT_MODEL,
             [("input_ids", "TYPE_INT64", [-1]), ("attention_mask", "TYPE_INT64", [-1])],
             [("embedding", "TYPE_FP32", [d])],
             max_batch=64,
