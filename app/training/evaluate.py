@@ -182,24 +182,33 @@ def retrieval(run: Run, studies: np.ndarray, records: list[StudyRecord]) -> dict
     return out
 
 
-def validation_summary(run_dir: Path) -> dict[str, Any]:
-    """Figures on the validation split only, for choosing between training settings without
-    looking at the test split: calibrated and scored on the same validation studies, so only
-    the threshold-free figures (AUROC) and the raw balanced accuracy are meaningful."""
+def split_summary(run_dir: Path, split: str = "val") -> dict[str, Any]:
+    """Figures on one split of the training sites, for choosing between training settings
+    ("val") or telling underfitting from overfitting ("train") without looking at the test
+    split. Calibrated and scored on the same studies, so only the threshold-free figures
+    (AUROC), the raw balanced accuracy and `neighbour_agreement` (share of studies whose
+    nearest other study by video embedding has the same primary diagnosis) are meaningful."""
     run = Run.load(run_dir)
     cfg = run.cfg
     records = read_records(cfg.data.manifest)
     sites = cfg.data.training_sites or tuple(sorted({r.site for r in records if not r.external}))
-    val = [
+    chosen = [
         r
         for r in records
         if r.site in sites
-        and split_of(r.study_id, cfg.data.val_fraction, cfg.data.test_fraction) == "val"
+        and split_of(r.study_id, cfg.data.val_fraction, cfg.data.test_fraction) == split
     ]
-    studies = run.encode_studies(val)
-    group = evaluate_group(run, studies, val, calibrate(run, studies, val))
+    studies = run.encode_studies(chosen)
+    group = evaluate_group(run, studies, chosen, calibrate(run, studies, chosen))
+    similarity = studies @ studies.T
+    np.fill_diagonal(similarity, -np.inf)
+    diagnoses = np.array([r.primary_diagnosis for r in chosen])
     keys = ("n", "macro_auroc", "per_condition_auroc", "balanced_accuracy")
-    return {key: group[key] for key in keys}
+    return {
+        "split": split,
+        **{key: group[key] for key in keys},
+        "neighbour_agreement": float(np.mean(diagnoses[similarity.argmax(1)] == diagnoses)),
+    }
 
 
 def evaluate(
@@ -296,11 +305,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("eval"))
     parser.add_argument("--version", default="0.1.0", help="the version the export will carry")
     parser.add_argument(
-        "--validation", action="store_true", help="only print validation-split figures (JSON)"
+        "--split",
+        choices=("val", "train"),
+        help="only print this split's figures (JSON), no report",
     )
     args = parser.parse_args(argv)
-    if args.validation:
-        print(json.dumps(validation_summary(args.run), indent=2, default=float))
+    if args.split:
+        print(json.dumps(split_summary(args.run, args.split), indent=2, default=float))
         return
     summary = evaluate(args.run, args.ablation, args.real, args.version)
     args.out.mkdir(parents=True, exist_ok=True)
