@@ -6,10 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Request
-from starlette.datastructures import FormData
 
 from app.api.schemas import StudySummary
-from app.api.uploads import read_form, study_uploads
+from app.api.uploads import StudyForm, read_form
 from app.errors import RequestTimeoutError
 from app.inference.backend import VideoEmbeddings
 from app.inference.engine import InferenceEngine, PreparedStudy
@@ -30,7 +29,7 @@ async def inference_slot(engine: InferenceEngine) -> AsyncIterator[None]:
             ) from None
 
 
-async def receive_form(request: Request, engine: InferenceEngine) -> tuple[FormData, float]:
+async def receive_form(request: Request, engine: InferenceEngine) -> tuple[StudyForm, float]:
     """The upload's multipart form, and how long receiving and parsing it took (ms). Call
     inside `inference_slot`, so that a refused request never has its body read."""
     started = time.perf_counter()
@@ -39,12 +38,11 @@ async def receive_form(request: Request, engine: InferenceEngine) -> tuple[FormD
 
 
 async def encode_uploaded_study(
-    engine: InferenceEngine, form: FormData, request_id: str, receive_ms: float
+    engine: InferenceEngine, form: StudyForm, request_id: str, receive_ms: float
 ) -> tuple[PreparedStudy, VideoEmbeddings]:
     """Call inside `inference_slot`; `receive_ms` is how long reading the upload took.
     Raises the data layer's and backend's CmrErrors."""
-    uploads = await study_uploads(form)
-    await form.close()  # the spooled parts: the bytes are in `uploads` now
+    uploads = form.take_uploads()
     prepared = await engine.prepare(uploads)
     prepared.timings_ms = {"receive": receive_ms, **prepared.timings_ms}
     del uploads  # the bytes are no longer needed while the backend works

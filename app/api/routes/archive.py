@@ -7,7 +7,6 @@ import json
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from starlette.datastructures import FormData
 
 from app.api.archive_schemas import (
     FHIR_BUNDLE_EXAMPLE,
@@ -21,7 +20,7 @@ from app.api.archive_state import ArchiveDep
 from app.api.deps import EngineDep, MetricsDep, RequestId
 from app.api.responses import model_info, problems
 from app.api.studies import encode_uploaded_study, inference_slot, receive_form, study_summary
-from app.api.uploads import study_form_schema, text_field
+from app.api.uploads import StudyForm, study_form_schema
 from app.archive.models import SearchFilters
 from app.config import ServingSettings
 from app.errors import InvalidSearchError
@@ -48,16 +47,16 @@ def _checked_count(value: int, name: str, settings: ServingSettings) -> int:
     return value
 
 
-def _form_count(form: FormData, name: str, default: int, settings: ServingSettings) -> int:
-    value = text_field(form, name)
+def _form_count(form: StudyForm, name: str, default: int, settings: ServingSettings) -> int:
+    value = form.text(name)
     try:
         return _checked_count(default if value is None else int(value), name, settings)
     except ValueError:
         raise InvalidSearchError(f"`{name}` must be an integer") from None
 
 
-def _form_filters(form: FormData) -> SearchFilters:
-    value = text_field(form, "filters")
+def _form_filters(form: StudyForm) -> SearchFilters:
+    value = form.text("filters")
     try:
         return SearchFilters.model_validate(json.loads(value)) if value else SearchFilters()
     except ValidationError as exc:  # messages only: a submitted value is never echoed

@@ -12,7 +12,7 @@ from app.api.studies import (
     receive_form,
     study_summary,
 )
-from app.api.uploads import study_form_schema, text_field
+from app.api.uploads import study_form_schema
 
 router = APIRouter(prefix="/v1", tags=["diagnosis"])
 
@@ -35,9 +35,7 @@ async def diagnose(
 ) -> DiagnoseResponse:
     async with inference_slot(engine):  # before the body is read: refused uploads cost nothing
         form, receive_ms = await receive_form(request, engine)
-        scoring_set = resolve_scoring_set(
-            engine, text_field(form, "conditions"), text_field(form, "mode")
-        )
+        scoring_set = resolve_scoring_set(engine, form.text("conditions"), form.text("mode"))
         prepared, embeddings = await encode_uploaded_study(engine, form, request_id, receive_ms)
         timings = prepared.timings_ms
         scores = await engine.score(embeddings.study[0], scoring_set, request_id, timings)

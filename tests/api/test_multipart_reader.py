@@ -1,0 +1,148 @@
+"""The gateway's streaming multipart reader: byte-exact parts whatever the chunking, the same
+result as Starlette's parser, and a typed error for each malformed or over-limit body."""
+
+import asyncio
+import random
+
+import httpx
+import pytest
+from starlette.requests import Request
+
+from app.api.uploads import MAX_FIELD_BYTES, MAX_FORM_FIELDS, StudyForm, read_form
+from app.config import ServingSettings
+from app.errors import (
+    InvalidUploadError,
+    NoFilesError,
+    TooManyFilesError,
+    UnsupportedMediaTypeError,
+)
+
+SETTINGS = ServingSettings(max_upload_files=5)
+
+
+def _encoded(files: list, data: dict | None = None) -> tuple[str, bytes]:
+    request = httpx.Request("POST", "http://gateway/", files=files, data=data)
+    return request.headers["content-type"], request.read()
+
+
+def _request(content_type: str, body: bytes, chunk: int = 65_536) -> tuple[Request, list[int]]:
+    """A Starlette request whose body arrives in `chunk`-byte messages; the list counts them."""
+    chunks = [body[i : i + chunk] for i in range(0, len(body), chunk)] or [b""]
+    received = [0]
+
+    async def receive() -> dict:
+        received[0] += 1
+        index = received[0] - 1
+        more = index < len(chunks) - 1
+        return {"type": "http.request", "body": chunks[index], "more_body": more}
+
+    headers = [(b"content-type", content_type.encode())]
+    scope = {"type": "http", "method": "POST", "headers": headers, "path": "/", "query_string": b""}
+    return Request(scope, receive), received
+
+
+def _read(content_type: str, body: bytes, chunk: int = 65_536) -> StudyForm:
+    return asyncio.run(read_form(_request(content_type, body, chunk)[0], SETTINGS))
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 100, 65_536])
+def test_parts_are_byte_exact_whatever_the_chunking(chunk: int) -> None:
+    rng = random.Random(chunk)
+    blobs = [rng.randbytes(rng.randrange(0, 3000)) for _ in range(4)]
+    blobs.append(b"\r\n--looks-like-a-boundary\r\n" * 20)  # boundary look-alikes in the data
+    files = [("files", (f"im{i}.dcm", b, "application/dicom")) for i, b in enumerate(blobs)]
+    content_type, body = _encoded(files, {"mode": "findings", "conditions": '["é"]'})
+    form = _read(content_type, body, chunk)
+    assert form.text("mode") == "findings"
+    assert form.text("conditions") == '["é"]'
+    assert form.text("absent") is None
+    assert form.take_uploads() == [(f"im{i}.dcm", b) for i, b in enumerate(blobs)]
+
+
+def test_same_parts_as_starlettes_parser() -> None:
+    rng = random.Random(0)
+    files = [
+        ("files", (f"d/{i}.dcm", rng.randbytes(50_000), "application/dicom")) for i in range(3)
+    ]
+    content_type, body = _encoded(files, {"mode": "exclusive"})
+
+    async def starlette_parts() -> list[tuple[str, bytes]]:
+        form = await _request(content_type, body)[0].form()
+        parts = [(p.filename, await p.read()) for p in form.getlist("files")]  # type: ignore[union-attr]
+        await form.close()
+        return parts
+
+    assert _read(content_type, body).take_uploads() == asyncio.run(starlette_parts())
+
+
+def test_taking_the_uploads_releases_them_and_keeps_the_fields() -> None:
+    content_type, body = _encoded([("files", ("a.dcm", b"x", "application/dicom"))], {"mode": "m"})
+    form = _read(content_type, body)
+    assert form.take_uploads() == [("a.dcm", b"x")]
+    assert form.text("mode") == "m"
+    with pytest.raises(NoFilesError):
+        form.take_uploads()
+
+
+def test_unnamed_file_gets_a_name_and_other_parts_are_not_uploads() -> None:
+    body = (
+        b'--x\r\nContent-Disposition: form-data; name="files"; filename=""\r\n\r\na\r\n'
+        b'--x\r\nContent-Disposition: form-data; name="other"; filename="o"\r\n\r\nb\r\n--x--\r\n'
+    )
+    assert _read("multipart/form-data; boundary=x", body).take_uploads() == [("file-0", b"a")]
+
+
+def test_too_many_files_stops_reading_the_body() -> None:
+    files = [("files", (f"{i}.dcm", bytes(10_000), "application/dicom")) for i in range(50)]
+    content_type, body = _encoded(files)
+    request, received = _request(content_type, body, chunk=10_000)
+    with pytest.raises(TooManyFilesError):
+        asyncio.run(read_form(request, SETTINGS))
+    assert received[0] < 10  # of about 50 messages
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "error"),
+    [
+        ("application/json", b"{}", UnsupportedMediaTypeError),
+        ("multipart/form-data", b"--x\r\n", InvalidUploadError),  # no boundary parameter
+        ("multipart/form-data; boundary=x", b"garbage", InvalidUploadError),
+        # truncated: the closing boundary never comes
+        (
+            "multipart/form-data; boundary=x",
+            b'--x\r\nContent-Disposition: form-data; name="files"; filename="a"\r\n\r\nabc',
+            InvalidUploadError,
+        ),
+        # a part without Content-Disposition
+        (
+            "multipart/form-data; boundary=x",
+            b"--x\r\nX-A: b\r\n\r\nabc\r\n--x--\r\n",
+            InvalidUploadError,
+        ),
+    ],
+)
+def test_malformed_bodies_are_typed_errors(content_type: str, body: bytes, error: type) -> None:
+    with pytest.raises(error):
+        _read(content_type, body)
+
+
+def test_field_limits() -> None:
+    fields = {f"f{i}": "v" for i in range(MAX_FORM_FIELDS + 1)}
+    with pytest.raises(InvalidUploadError, match="text fields"):
+        _read(*_encoded([("files", ("a", b"x", "x/y"))], fields))
+    with pytest.raises(InvalidUploadError, match="limited"):
+        _read(*_encoded([("files", ("a", b"x", "x/y"))], {"mode": "m" * (MAX_FIELD_BYTES + 1)}))
+
+
+def test_fields_and_files_in_the_wrong_role() -> None:
+    form = _read(*_encoded([("mode", ("m.txt", b"findings", "text/plain"))], {"files": "text"}))
+    with pytest.raises(InvalidUploadError, match="text field, not a file"):
+        form.text("mode")
+    with pytest.raises(InvalidUploadError, match="must be files"):
+        form.take_uploads()
+
+
+def test_text_that_is_not_utf8() -> None:
+    body = b'--x\r\nContent-Disposition: form-data; name="mode"\r\n\r\n\xff\xfe\r\n--x--\r\n'
+    with pytest.raises(InvalidUploadError, match="UTF-8"):
+        _read("multipart/form-data; boundary=x", body).text("mode")
