@@ -19,6 +19,7 @@ class VideoConfig:
     frames: int = 16
     crop_px: int = 64
     channels: tuple[int, int, int] = (16, 32, 64)
+    stem_stride: int = 2  # spatial downsampling of the first layer (kernel 2 * stride + 1)
     width: int = 128  # clip token width
     embed_dim: int = 128
     single_frame: bool = False  # ablation: same network, end-diastolic frame only
@@ -67,8 +68,11 @@ class ClipEncoder(nn.Module):
     def __init__(self, cfg: VideoConfig):
         super().__init__()
         c0, c1, c2 = cfg.channels
+        s = cfg.stem_stride
         self.stem = nn.Sequential(
-            nn.Conv3d(1, c0, (1, 5, 5), (1, 2, 2), (0, 2, 2), bias=False), _norm(c0), nn.GELU()
+            nn.Conv3d(1, c0, (1, 2 * s + 1, 2 * s + 1), (1, s, s), (0, s, s), bias=False),
+            _norm(c0),
+            nn.GELU(),
         )
         self.blocks = nn.Sequential(
             Conv2Plus1D(c0, c1, spatial_stride=2, temporal_stride=2),
@@ -78,7 +82,7 @@ class ClipEncoder(nn.Module):
         self.head = nn.Linear(c2, cfg.width)
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
-        x = self.blocks(self.stem(clips))  # (N, C2, T/4, H/8, W/8)
+        x = self.blocks(self.stem(clips))  # (N, C2, T/4, H/(4 stride), W/(4 stride))
         return self.head(x.mean(dim=(2, 3, 4)))  # (N, width)
 
 

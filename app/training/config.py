@@ -27,6 +27,7 @@ class DataConfig(_Section):
 
 class ModelConfig(_Section):
     channels: tuple[int, int, int] = (16, 32, 64)
+    stem_stride: int = Field(2, ge=1, le=8)
     width: int = 128
     embed_dim: int = 128
     text_width: int = 128

@@ -39,6 +39,7 @@ def build_model(cfg: RunConfig, vocab_size: int) -> CmrClip:
         frames=spec.frames,
         crop_px=spec.crop_px,
         channels=m.channels,
+        stem_stride=m.stem_stride,
         width=m.width,
         embed_dim=m.embed_dim,
         single_frame=m.single_frame,

@@ -31,6 +31,16 @@ def test_shapes_of_study_and_clip_embeddings():
     assert study.shape == (2, 16) and clips.shape == (2, SMALL.sax_slices + SMALL.lax_views, 16)
 
 
+@pytest.mark.parametrize("stride", [1, 2, 4])
+def test_stem_stride_downsamples_the_clip_and_keeps_the_interface(stride: int):
+    cfg = VideoConfig(**{**SMALL.__dict__, "stem_stride": stride})
+    encoder = VideoEncoder(cfg)
+    study, clips = encoder(*_inputs(2))
+    assert study.shape == (2, 16) and clips.shape == (2, SMALL.sax_slices + SMALL.lax_views, 16)
+    stem = encoder.clip_encoder.stem(torch.rand(1, 1, SMALL.frames, SMALL.crop_px, SMALL.crop_px))
+    assert stem.shape[-2:] == (SMALL.crop_px // stride, SMALL.crop_px // stride)
+
+
 def test_absent_long_axis_view_does_not_change_the_study_embedding():
     encoder = VideoEncoder(SMALL).eval()
     sax, lax, _ = _inputs(1)
