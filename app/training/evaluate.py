@@ -98,6 +98,22 @@ def _macro(values: dict[str, float]) -> float:
     return float(np.mean(finite)) if finite else float("nan")
 
 
+def _motion_vs_normal_auroc(
+    run: Run, studies: np.ndarray, records: list[StudyRecord], calibration: dict[str, Any]
+) -> float:
+    """AUROC of the motion-only finding among its own and normal studies only: the pair whose
+    end-diastolic geometry the generator draws from one distribution, so that a single frame
+    cannot tell them apart by shape (against the other diagnoses it can)."""
+    findings = [c.label for c in load_condition_sets()[FINDINGS_SET].conditions]
+    column = findings.index(MOTION_ONLY_CONDITION)
+    keep = [i for i, r in enumerate(records) if r.primary_diagnosis in ("normal", findings[column])]
+    probabilities, _ = finding_probabilities(
+        studies[keep], *calibration["findings_ensembles"], run.scale
+    )
+    truth = np.array([records[i].primary_diagnosis == findings[column] for i in keep], dtype=int)
+    return metrics.auroc(probabilities[:, column], truth)
+
+
 def evaluate_group(
     run: Run, studies: np.ndarray, records: list[StudyRecord], calibration: dict[str, Any]
 ) -> dict[str, Any]:
@@ -282,16 +298,22 @@ def evaluate(
     }
     summary["paraphrase"] = evaluate_group(run, test_studies, test, paraphrase_calibration)
     motion = summary["in_distribution"]["per_condition_auroc"][MOTION_ONLY_CONDITION]
-    summary["ablation"] = {"motion_condition": MOTION_ONLY_CONDITION, "video_auroc": motion}
+    summary["ablation"] = {
+        "motion_condition": MOTION_ONLY_CONDITION,
+        "video_auroc": motion,
+        "video_auroc_vs_normal": _motion_vs_normal_auroc(run, test_studies, test, calibration),
+    }
     if ablation_dir is not None:
         single = Run.load(ablation_dir)
         single_calibration = calibrate(single, single.encode_studies(val), val)
-        single_result = evaluate_group(
-            single, single.encode_studies(test), test, single_calibration
-        )
+        single_studies = single.encode_studies(test)
+        single_result = evaluate_group(single, single_studies, test, single_calibration)
         summary["ablation"]["single_frame_auroc"] = single_result["per_condition_auroc"][
             MOTION_ONLY_CONDITION
         ]
+        summary["ablation"]["single_frame_auroc_vs_normal"] = _motion_vs_normal_auroc(
+            single, single_studies, test, single_calibration
+        )
         summary["ablation"]["single_frame_macro_auroc"] = single_result["macro_auroc"]
     if real_study is not None:
         summary["sunnybrook"] = real_case(run, real_study, calibration)

@@ -44,7 +44,10 @@ def test_evaluation_reports_every_figure(run_dirs, realdata_dir, tmp_path):
     assert set(summary["external"]) == {"site_e"}
     assert {"macro_auroc", "balanced_accuracy"} <= set(summary["external"]["site_e"])
     assert summary["ablation"]["motion_condition"] == "myocardial_infarction"
-    assert "single_frame_auroc" in summary["ablation"] and "video_auroc" in summary["ablation"]
+    assert {"single_frame_auroc", "video_auroc", "video_auroc_vs_normal"} <= set(
+        summary["ablation"]
+    )
+    assert "single_frame_auroc_vs_normal" in summary["ablation"]
     retrieval = summary["retrieval"]
     assert retrieval["pool"] >= 2 and 0 <= retrieval["impression_to_study_recall_at_10"] <= 1
     assert "macro_auroc" in summary["paraphrase"]
