@@ -147,7 +147,7 @@ bench: $(VENV)/.bench-stamp
 # The demo model: synthetic data (3 training sites + 2 external), training, evaluation, export.
 DATA_DIR ?= data/cmr
 RUN_DIR ?= runs/demo
-MODEL_VERSION ?= 0.1.0-preview
+MODEL_VERSION ?= 0.2.0
 data: $(VENV)/.dev-stamp
 	test -f $(DATA_DIR)/manifest.csv || ( \
 	  $(BIN)/python -m app.synth --studies 450 --site train --seed 0 --out $(DATA_DIR) && \

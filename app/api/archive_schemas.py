@@ -61,7 +61,7 @@ class SearchResponse(BaseModel):
             "examples": [
                 {
                     "request_id": "3f1c2a7e9b5d4e0a",
-                    "model": {"name": "cmr-clip", "version": "0.1.0", "sha256": "5e0f…"},
+                    "model": {"name": "cmr-clip", "version": "0.2.0", "sha256": "6c30e928e9d0…"},
                     "results": [_SIMILAR_CASE_EXAMPLE],
                 }
             ]
@@ -79,7 +79,7 @@ class ReportResponse(BaseModel):
             "examples": [
                 {
                     "request_id": "3f1c2a7e9b5d4e0a",
-                    "model": {"name": "cmr-clip", "version": "0.1.0", "sha256": "5e0f…"},
+                    "model": {"name": "cmr-clip", "version": "0.2.0", "sha256": "6c30e928e9d0…"},
                     "disclaimer": "Research and decision support only: …",
                     "draft_impression": (
                         "Dilated left ventricle with reduced systolic function, suggesting "

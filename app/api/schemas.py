@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 Mode = Literal["exclusive", "findings"]
 _LABEL = Field(min_length=1, max_length=100, pattern=r"^[\w .,()/+-]+$")
 _PROMPT_LIST_MAX = 32
-_MODEL_EXAMPLE = {"name": "cmr-clip", "version": "0.1.0", "sha256": "21194e40c8a6…"}
+_MODEL_EXAMPLE = {"name": "cmr-clip", "version": "0.2.0", "sha256": "6c30e928e9d0…"}
 _STUDY_EXAMPLE = {
     "study_instance_uid": "1.2.826.0.1.3680043.8.498.1",
     "views": ["sax", "4ch"],
@@ -201,10 +201,10 @@ class ConditionSetList(BaseModel):
                     "condition_sets": [
                         {
                             "name": "cardiac_diagnosis_v1",
-                            "version": "1.0.0",
+                            "version": "1.1.0",
                             "mode": "exclusive",
                             "labels": ["normal", "dilated_cardiomyopathy"],
-                            "sha256": "56178f2b95bb…",
+                            "sha256": "a1e826892e37…",
                         }
                     ]
                 }

@@ -2,14 +2,11 @@
 first. "Clear" is decided from the generator's ground truth (severity, no second finding),
 never from the model's output."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from api_helpers import multipart
 from fastapi.testclient import TestClient
 
-from app.model_card import load_model_card
 from app.synth.params import PRIMARY_DIAGNOSES, HeartParams, sample_heart
 from app.synth.sites import SITES
 from app.synth.study import synthesize_study
@@ -17,20 +14,6 @@ from app.synth.study import synthesize_study
 SITE = "site_a"
 SEED = 31_337
 MAX_TRIES = 400
-# The preview model misranks these clear cases (issue 3: it is below its targets). Only for that
-# exact version: any other model must pass every case, and a fixed miss fails (strict).
-PREVIEW_VERSION = "0.1.0-preview"
-PREVIEW_MISSES = {"myocardial_infarction", "abnormal_right_ventricle"}
-SHIPPED_VERSION = load_model_card(Path(__file__).resolve().parents[2] / "model_repository").version
-
-
-def _case(primary: str) -> object:
-    if SHIPPED_VERSION == PREVIEW_VERSION and primary in PREVIEW_MISSES:
-        return pytest.param(
-            primary,
-            marks=pytest.mark.xfail(strict=True, reason=f"{PREVIEW_VERSION} misranks it"),
-        )
-    return primary
 
 
 def is_clear(params: HeartParams) -> bool:
@@ -55,7 +38,7 @@ def clear_case_index(primary: str) -> int:
     raise RuntimeError(f"no clear {primary} case in {MAX_TRIES} draws")
 
 
-@pytest.mark.parametrize("primary", [_case(p) for p in PRIMARY_DIAGNOSES])
+@pytest.mark.parametrize("primary", PRIMARY_DIAGNOSES)
 def test_a_clear_case_of_each_diagnosis_ranks_first(
     client: TestClient, primary: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

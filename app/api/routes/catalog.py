@@ -13,9 +13,9 @@ router = APIRouter(prefix="/v1", tags=["catalog"])
 
 _CARD_EXAMPLE = {
     "name": "cmr-clip",
-    "version": "0.1.0",
+    "version": "0.2.0",
     "intended_use": "Research and decision support only: … not for diagnostic use on its own.",
-    "files": {"cmr_video_encoder/1/model.onnx": "5657753238ab…"},
+    "files": {"cmr_video_encoder/1/model.onnx": "a8abd3826b22…"},
     "input_spec": {
         "sax_slices": 8,
         "frames": 16,
@@ -26,14 +26,14 @@ _CARD_EXAMPLE = {
     },
     "text": {"tokenizer": "tokenizer.json", "max_tokens": 48, "max_sentences": 12},
     "embed_dim": 128,
-    "logit_scale": 14.49,
-    "calibration": {"temperature": 7.0, "thresholds": {"pericardial_effusion": 0.35}},
+    "logit_scale": 13.0,
+    "calibration": {"temperature": 0.72, "thresholds": {"pericardial_effusion": 0.8}},
     "training_data": "synthetic cine CMR studies from three sites",
-    "evaluation": {"in_distribution": {"macro_auroc": 0.69}},
+    "evaluation": {"in_distribution": {"macro_auroc": 0.956}},
 }
 _SET_EXAMPLE = {
     "name": "cardiac_findings_v1",
-    "version": "1.0.0",
+    "version": "1.1.0",
     "mode": "findings",
     "conditions": [
         {
