@@ -142,9 +142,12 @@ def inference_counts(server: TritonProcess, model: str) -> tuple[float, float]:
 
 
 def test_concurrent_requests_are_batched_by_triton(triton_server, card, sessions):
-    """The dynamic batcher hands model.py several requests, which it runs as one batch per
-    token length, and every request gets its own rows back."""
-    requests = [sentences(1, length=6 + 6 * (i % 2), seed=i) for i in range(32)]
+    """The dynamic batcher hands model.py several concurrent requests, which it runs as one
+    batch, and every request gets its own rows back. The requests share one shape, as the
+    gateway's text embedder sends them (padded to max_tokens): Triton merges only requests
+    of equal shape."""
+    length = card.text.max_tokens
+    requests = [sentences(1, length=length, seed=i) for i in range(32)]
     before = inference_counts(triton_server, TEXT_MODEL)
 
     async def body(backend: TritonBackend):
