@@ -1,7 +1,9 @@
 """What the upload of one study costs the gateway: building the multipart body (client side), and
 reading it server side with the gateway's streaming reader (app/api/uploads.py) next to
 Starlette's `request.form()`, in-process, for the 12 x 25 study of bench_gateway.py sent as its
-325 files and as one zip. Median of --repeats runs, the readers interleaved.
+325 files and as one zip. Median of --repeats runs, the readers interleaved. Last, the floor
+under any reader: a real uvicorn process (httptools, as `make serve` runs) whose ASGI app only
+drains the body of the 325-part upload, timed inside the app.
 
     python bench/bench_upload.py [--repeats 7]
 """
@@ -10,9 +12,12 @@ import argparse
 import asyncio
 import io
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -79,6 +84,46 @@ def measure(label: str, files: list[tuple[str, bytes, str]], repeats: int) -> No
     )
 
 
+async def drain_app(scope: dict, receive: Callable, send: Callable) -> None:
+    """ASGI app that only reads the request body; answers how long that took (ms)."""
+    if scope["type"] != "http":
+        return
+    started = time.perf_counter()
+    while (await receive()).get("more_body"):
+        pass
+    elapsed = f"{(time.perf_counter() - started) * 1000:.3f}".encode()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": elapsed})
+
+
+def measure_drain(files: list[tuple[str, bytes, str]], repeats: int, port: int = 8799) -> None:
+    request, body = encode(files)
+    headers = {"content-type": request.headers["content-type"]}
+    command = [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).parent)]
+    command += ["bench_upload:drain_app", "--port", str(port), "--log-level", "warning"]
+    command += ["--http", "httptools"]
+    server = subprocess.Popen(command)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            for _ in range(50):  # wait for the server
+                try:
+                    http.get("/")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            http.post("/", content=body, headers=headers)  # warm-up
+            drained = [
+                float(http.post("/", content=body, headers=headers).text) for _ in range(repeats)
+            ]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    print(
+        f"uvicorn (httptools) only draining the 325-part body: "
+        f"{statistics.median(drained):6.1f} ms (no reader, no parsing)"
+    )
+
+
 def zipped(files: Files) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
@@ -96,6 +141,7 @@ def main() -> None:
     measure("325 files", [("files", (n, d, "application/dicom")) for n, d in files], args.repeats)
     blob = zipped(files)
     measure("one zip (stored)", [("files", ("study.zip", blob, "application/zip"))], args.repeats)
+    measure_drain([("files", (n, d, "application/dicom")) for n, d in files], args.repeats)
 
 
 if __name__ == "__main__":
