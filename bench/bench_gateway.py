@@ -63,10 +63,16 @@ async def direct_once(engine: InferenceEngine, files: Files, scoring: ScoringSet
     return time.perf_counter() - started
 
 
-def multipart_body(files: Files) -> tuple[bytes, dict[str, str]]:
-    """The study as the multipart body a client sends, and its content-type header."""
-    multipart = [("files", (name, data, "application/dicom")) for name, data in files]
-    request = httpx.Request("POST", "http://gateway/v1/diagnose", files=multipart)
+Parts = list[tuple[str, tuple[str, bytes, str]]]
+
+
+def dicom_parts(files: Files) -> Parts:
+    return [("files", (name, data, "application/dicom")) for name, data in files]
+
+
+def multipart_body(parts: Parts) -> tuple[bytes, dict[str, str]]:
+    """The multipart body a client sends for `parts`, and its content-type header."""
+    request = httpx.Request("POST", "http://gateway/v1/diagnose", files=parts)
     return request.read(), {"content-type": request.headers["content-type"]}
 
 
@@ -86,7 +92,7 @@ def rss_mb(pid: int) -> float:
 
 
 async def load_phase(server: LiveServer, files: Files, clients: int, duration_s: float) -> dict:
-    body, body_headers = multipart_body(files)
+    body, body_headers = multipart_body(dicom_parts(files))
     statuses: Counter[int] = Counter()
     latencies: list[float] = []
     deadline = time.monotonic() + duration_s
@@ -131,7 +137,7 @@ def overhead(files: Files, backend_env: dict[str, str], repeats: int, log: Path)
     engine = InferenceEngine.from_settings(settings)
     scoring = ScoringSet.shipped(engine.condition_sets[DEFAULT_SETS["exclusive"]])
     server = start_live_server(log, backend_env)
-    body, body_headers = multipart_body(files)
+    body, body_headers = multipart_body(dicom_parts(files))
     direct: list[float] = []
     over_http: list[float] = []
     try:

@@ -21,21 +21,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from bench_gateway import Files, bench_study
+from bench_gateway import ROOT, Files, Parts, bench_study, dicom_parts, multipart_body
 from starlette.requests import Request
 
 from app.api.uploads import read_form
 from app.config import ServingSettings
 
+sys.path.insert(0, str(ROOT / "tests" / "api"))
+from api_helpers import free_port
+
 CHUNK_BYTES = 65_536  # what uvicorn typically hands the app per receive()
 
 
-def encode(files: list[tuple[str, bytes, str]]) -> tuple[httpx.Request, bytes]:
-    request = httpx.Request("POST", "http://gateway/v1/diagnose", files=files)
-    return request, request.read()
-
-
-def _request(request: httpx.Request, body: bytes) -> Request:
+def _request(content_type: dict[str, str], body: bytes) -> Request:
     chunks = [body[i : i + CHUNK_BYTES] for i in range(0, len(body), CHUNK_BYTES)]
     sent = 0
 
@@ -48,34 +46,34 @@ def _request(request: httpx.Request, body: bytes) -> Request:
             "more_body": sent < len(chunks),
         }
 
-    headers = [(k.lower().encode(), v.encode()) for k, v in request.headers.items()]
+    headers = [(k.encode(), v.encode()) for k, v in content_type.items()]
     scope = {"type": "http", "method": "POST", "headers": headers, "path": "/", "query_string": b""}
     return Request(scope, receive)
 
 
-async def starlette_parse(request: httpx.Request, body: bytes) -> int:
-    form = await _request(request, body).form(max_files=10_000)
+async def starlette_parse(content_type: dict[str, str], body: bytes) -> int:
+    form = await _request(content_type, body).form(max_files=10_000)
     parts = [await part.read() for part in form.getlist("files")]  # type: ignore[union-attr]
     await form.close()
     return len(parts)
 
 
-async def gateway_parse(request: httpx.Request, body: bytes) -> int:
-    form = await read_form(_request(request, body), ServingSettings(max_upload_files=10_000))
+async def gateway_parse(content_type: dict[str, str], body: bytes) -> int:
+    form = await read_form(_request(content_type, body), ServingSettings(max_upload_files=10_000))
     return len(form.take_uploads())
 
 
-def measure(label: str, files: list[tuple[str, bytes, str]], repeats: int) -> None:
+def measure(label: str, parts: Parts, repeats: int) -> None:
     timings: dict[str, list[float]] = {"encode": [], "gateway": [], "starlette": []}
     for _ in range(repeats):
         started = time.perf_counter()
-        request, body = encode(files)
+        body, content_type = multipart_body(parts)
         timings["encode"].append((time.perf_counter() - started) * 1000)
         for name, parse in (("gateway", gateway_parse), ("starlette", starlette_parse)):
             started = time.perf_counter()
-            parts = asyncio.run(parse(request, body))
+            read = asyncio.run(parse(content_type, body))
             timings[name].append((time.perf_counter() - started) * 1000)
-            assert parts == len(files)
+            assert read == len(parts)
     median = {name: statistics.median(values) for name, values in timings.items()}
     print(
         f"{label:18s} body {len(body) / 1e6:5.1f} MB | client encode {median['encode']:6.1f} ms"
@@ -96,9 +94,9 @@ async def drain_app(scope: dict, receive: Callable, send: Callable) -> None:
     await send({"type": "http.response.body", "body": elapsed})
 
 
-def measure_drain(files: list[tuple[str, bytes, str]], repeats: int, port: int = 8799) -> None:
-    request, body = encode(files)
-    headers = {"content-type": request.headers["content-type"]}
+def measure_drain(parts: Parts, repeats: int) -> None:
+    body, headers = multipart_body(parts)
+    port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).parent)]
     command += ["bench_upload:drain_app", "--port", str(port), "--log-level", "warning"]
     command += ["--http", "httptools"]
@@ -138,10 +136,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_upload_") as tmp:
         files = bench_study(Path(tmp))
-    measure("325 files", [("files", (n, d, "application/dicom")) for n, d in files], args.repeats)
+    measure("325 files", dicom_parts(files), args.repeats)
     blob = zipped(files)
     measure("one zip (stored)", [("files", ("study.zip", blob, "application/zip"))], args.repeats)
-    measure_drain([("files", (n, d, "application/dicom")) for n, d in files], args.repeats)
+    measure_drain(dicom_parts(files), args.repeats)
 
 
 if __name__ == "__main__":

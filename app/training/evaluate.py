@@ -105,13 +105,13 @@ def _motion_vs_normal_auroc(
     end-diastolic geometry the generator draws from one distribution, so that a single frame
     cannot tell them apart by shape (against the other diagnoses it can)."""
     findings = [c.label for c in load_condition_sets()[FINDINGS_SET].conditions]
-    column = findings.index(MOTION_ONLY_CONDITION)
-    keep = [i for i, r in enumerate(records) if r.primary_diagnosis in ("normal", findings[column])]
+    pair = ("normal", MOTION_ONLY_CONDITION)
+    keep = [i for i, r in enumerate(records) if r.primary_diagnosis in pair]
     probabilities, _ = finding_probabilities(
         studies[keep], *calibration["findings_ensembles"], run.scale
     )
-    truth = np.array([records[i].primary_diagnosis == findings[column] for i in keep], dtype=int)
-    return metrics.auroc(probabilities[:, column], truth)
+    truth = np.array([records[i].primary_diagnosis == MOTION_ONLY_CONDITION for i in keep])
+    return metrics.auroc(probabilities[:, findings.index(MOTION_ONLY_CONDITION)], truth.astype(int))
 
 
 def evaluate_group(

@@ -62,7 +62,7 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -70,7 +70,7 @@ def _free_port() -> int:
 
 def start_live_server(log_path: Path, env: dict[str, str]) -> LiveServer:
     """The real gateway: uvicorn in its own process on a free loopback port."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "uvicorn", "app.api.main:app", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", "1", "--no-access-log"]
     full_env = {**os.environ, **{f"CMR_{k.upper()}": v for k, v in env.items()}}
