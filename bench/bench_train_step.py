@@ -1,0 +1,70 @@
+"""What one training step costs on CPU for each video-encoder stem stride: forward + backward
+of a batch of `batch_size` random studies through the demo configuration's CMR-CLIP, the strides
+interleaved, median of --repeats steps (after one warm-up each).
+
+    python bench/bench_train_step.py [--strides 2,4] [--repeats 3]
+"""
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from app.model.clip import clip_loss
+from app.training.config import load_config
+from app.training.train import build_model
+
+ROOT = Path(__file__).resolve().parents[1]
+VOCAB = 2000  # the demo tokenizer's size; token ids only need to be in range
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--strides", default="2,4")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    torch.use_deterministic_algorithms(True, warn_only=True)  # as training runs
+    base = load_config(ROOT / "app/training/demo.toml")
+    spec, b = base.input, base.train.batch_size
+    shape = (spec.frames, spec.crop_px, spec.crop_px)
+    sax, lax = torch.rand(b, spec.sax_slices, *shape), torch.rand(b, len(spec.lax_views), *shape)
+    present = torch.ones(b, len(spec.lax_views))
+    length = base.data.max_tokens
+    ids = torch.randint(4, VOCAB, (b, base.data.max_sentences, length))
+    mask = torch.ones_like(ids)
+    sentences = torch.ones(b, base.data.max_sentences, dtype=torch.bool)
+    strides = [int(s) for s in args.strides.split(",")]
+    models = {
+        s: build_model(
+            base.model_copy(update={"model": base.model.model_copy(update={"stem_stride": s})}),
+            VOCAB,
+        )
+        for s in strides
+    }
+
+    def step(stride: int) -> float:
+        model = models[stride]
+        started = time.perf_counter()
+        video, text = model(sax, lax, present, ids, mask, sentences)
+        clip_loss(video, text, model.scale()).backward()
+        model.zero_grad(set_to_none=True)
+        return time.perf_counter() - started
+
+    for stride in strides:
+        step(stride)  # warm-up
+    times: dict[int, list[float]] = {s: [] for s in strides}
+    for _ in range(args.repeats):
+        for stride in strides:
+            times[stride].append(step(stride))
+    for stride in strides:
+        print(
+            f"stem stride {stride}: forward + backward of {b} studies "
+            f"{statistics.median(times[stride]):.2f} s (median of {args.repeats})"
+        )
+
+
+if __name__ == "__main__":
+    main()
