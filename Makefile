@@ -77,7 +77,8 @@ test: lint $(TRITON_VENV)/.stamp $(DEPLOY_TOOLS)/.stamp
 # The gateway on HOST:PORT: one uvicorn worker per process (scale with processes/pods), the
 # embedded backend unless CMR_BACKEND=triton. Settings: CMR_* environment variables.
 serve: $(VENV)/.dev-stamp
-	MALLOC_ARENA_MAX=2 $(BIN)/uvicorn app.api.main:app --host $(HOST) --port $(PORT) --workers 1 --no-access-log
+	MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=134217728 NUMPY_MADVISE_HUGEPAGE=0 \
+	  $(BIN)/uvicorn app.api.main:app --host $(HOST) --port $(PORT) --workers 1 --no-access-log
 
 # Triton in the foreground (Ctrl-C stops it), serving the python-backend variant of
 # model_repository/ that the CPU-only tritonserver can run (see model_repository/README.md).

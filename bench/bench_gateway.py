@@ -12,6 +12,9 @@
 3. Triton: the same study through the Triton backend vs the embedded one (ratio), and Triton's
    dynamic batching under 8 concurrent video requests (batch size from its metrics).
 
+This process re-executes itself with the server's memory settings (SERVING_MEMORY_ENV: glibc
+malloc thresholds, no numpy huge pages), so both sides of the comparison allocate alike.
+
     python bench/bench_gateway.py [--repeats 15] [--duration 60] [--backends embedded,triton]
 
 Needs `app` importable (Makefile `bench` target) and, for Triton, `.venv-triton` (make triton-up).
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -32,7 +36,7 @@ import httpx
 import numpy as np
 from bench_ingest import register_bench_site, synthesize_with_slices
 
-from app.config import ServingSettings
+from app.config import SERVING_MEMORY_ENV, ServingSettings
 from app.inference.backend import VideoBatch
 from app.inference.engine import DEFAULT_SETS, InferenceEngine, ScoringSet
 from app.inference.triton_repository import write_python_backend_variant
@@ -231,6 +235,10 @@ async def triton_batching(
 
 
 def main() -> None:
+    if any(os.environ.get(name) != value for name, value in SERVING_MEMORY_ENV.items()):
+        # The in-process runs get the memory settings the server runs with (glibc and numpy
+        # read them at process start).
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **SERVING_MEMORY_ENV})
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--duration", type=float, default=60.0)

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from app.api.main import create_app
 from app.api.security import key_digest
-from app.config import ServingSettings
+from app.config import SERVING_MEMORY_ENV, ServingSettings
 from app.synth.study import synthesize_study
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -75,7 +75,7 @@ def start_live_server(log_path: Path, env: dict[str, str]) -> LiveServer:
     command += ["--port", str(port), "--workers", "1", "--no-access-log"]
     full_env = {**os.environ, **{f"CMR_{k.upper()}": v for k, v in env.items()}}
     full_env["CMR_MODEL_REPOSITORY"] = str(PROJECT_ROOT / "model_repository")
-    full_env["MALLOC_ARENA_MAX"] = "2"  # as `make serve` and the image run it
+    full_env.update(SERVING_MEMORY_ENV)  # as `make serve` and the image run it
     api_key = f"key-{port}"
     full_env["CMR_API_KEYS_SHA256"] = json.dumps([key_digest(api_key)])
     handle = log_path.open("wb")

@@ -19,7 +19,10 @@ from deploy_helpers import (
     triton_release,
 )
 
+from app.config import SERVING_MEMORY_ENV
 from app.model_card import load_model_card
+
+SERVING_MEMORY_SETTINGS = [f"{name}={value}" for name, value in SERVING_MEMORY_ENV.items()]
 
 
 def instructions(name: str, op: str) -> list[str]:
@@ -92,7 +95,7 @@ def test_gateway_runtime_is_non_root_read_only_friendly_and_labelled() -> None:
     final = dict(runtime)  # the last of each instruction of the last stage
     assert final["USER"] == "10001:10001"
     env = final["ENV"]
-    for setting in ("MALLOC_ARENA_MAX=2", "TMPDIR=/tmp", "PYTHONDONTWRITEBYTECODE=1"):
+    for setting in ("TMPDIR=/tmp", "PYTHONDONTWRITEBYTECODE=1", *SERVING_MEMORY_SETTINGS):
         assert setting in env
     assert final["VOLUME"] == '["/tmp"]'
     assert "/healthz" in final["HEALTHCHECK"]
@@ -119,6 +122,13 @@ def test_image_build_refuses_another_model_version(name: str, offset: int) -> No
     assert (done.returncode == 0) is (offset == 0), done.stderr
     if offset:
         assert "but the card is" in done.stderr
+
+
+def test_make_serve_runs_the_serving_allocator_settings() -> None:
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    (serve,) = re.findall(r"^serve:.*\n((?:\t.*\n)+)", makefile, flags=re.MULTILINE)
+    for setting in SERVING_MEMORY_SETTINGS:
+        assert setting in serve
 
 
 def test_trainer_pins_the_torch_the_makefile_pins() -> None:
