@@ -9,17 +9,17 @@
    gateway's (bench_upload.py reports what it costs). It sends the body with the standard
    library's http.client, which hands it to the socket as is; httpx's sync client copies a
    43 MB body once more before sending, which is the client's cost, printed alongside.
-2. Load: 1, 4 and 16 concurrent clients for `--duration` s each (httpx async, loopback); clients
-   honour Retry-After. Reports requests/s, p50/p95, statuses, and the server's RSS after a
-   warm-up at 16 clients and at the end (target: end <= 1.2 x warm-up; no 5xx but deliberate
-   503s).
+2. Load: 1, 4 and 16 concurrent clients for `--duration` s each (httpx async, loopback; 0 skips
+   it); clients honour Retry-After. Reports requests/s, p50/p95, statuses, and the server's RSS
+   after a warm-up at 16 clients and at the end (target: end <= 1.2 x warm-up; no 5xx but
+   deliberate 503s).
 3. Triton: the same study through the Triton backend vs the embedded one (ratio), and Triton's
    dynamic batching under 8 concurrent video requests (batch size from its metrics).
 
 This process re-executes itself with the server's memory settings (SERVING_MEMORY_ENV: glibc
 malloc thresholds, no numpy huge pages), so both sides of the comparison allocate alike.
 
-    python bench/bench_gateway.py [--repeats 15] [--duration 60] [--backends embedded,triton]
+    python bench/bench_gateway.py [--repeats 25] [--duration 60] [--backends embedded,triton]
 
 Needs `app` importable (Makefile `bench` target) and, for Triton, `.venv-triton` (make triton-up).
 """
@@ -266,7 +266,7 @@ def main() -> None:
         # read them at process start).
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **SERVING_MEMORY_ENV})
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--repeats", type=int, default=25)
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--backends", default="embedded,triton")
     args = parser.parse_args()
@@ -303,7 +303,7 @@ def main() -> None:
                     f"triton dynamic batching, 8 concurrent requests x 10 rounds: {n_inf} "
                     f"inferences in {n_exec} executions, average batch {size:.2f}"
                 )
-            for backend in backends:
+            for backend in backends if args.duration > 0 else []:
                 print(f"load, {backend} backend ({args.duration:g} s per level):")
                 load(files, envs[backend], args.duration, work / f"{backend}-load.log")
         finally:
