@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import statistics
 import sys
@@ -166,6 +167,8 @@ def overhead(files: Files, backend_env: dict[str, str], repeats: int, log: Path)
         loop = asyncio.new_event_loop()
         loop.run_until_complete(engine.start())
         loop.run_until_complete(engine.ready())
+        gc.collect()
+        gc.freeze()  # as the server does after its startup
         with httpx.Client(base_url=server.url, headers=server.headers, timeout=120) as http:
             loop.run_until_complete(direct_once(engine, files, scoring))  # warm-up
             http_once(http, body, body_headers)

@@ -1,5 +1,6 @@
 """Auth, saturation, metrics, and privacy of logs and metrics, on both backends."""
 
+import gc
 import io
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -100,3 +101,9 @@ def test_no_patient_identifier_in_logs_or_metrics(
     for secret in (name, name.split("^")[0], patient_id, "19700101"):
         assert secret not in log
         assert secret not in metrics
+
+
+def test_startup_objects_are_frozen_out_of_the_collector() -> None:
+    gc.unfreeze()
+    with make_client({"backend": "embedded"}):
+        assert gc.get_freeze_count() > 0
