@@ -263,11 +263,16 @@ async def triton_batching(
     return inferences / max(executions, 1), inferences, executions
 
 
-def main() -> None:
+def with_serving_memory_settings() -> None:
+    """Re-execute this process with the server's memory settings unless it has them (glibc
+    and numpy read them at process start), so that in-process figures compare with the
+    server's."""
     if any(os.environ.get(name) != value for name, value in SERVING_MEMORY_ENV.items()):
-        # The in-process runs get the memory settings the server runs with (glibc and numpy
-        # read them at process start).
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **SERVING_MEMORY_ENV})
+
+
+def main() -> None:
+    with_serving_memory_settings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=25)
     parser.add_argument("--duration", type=float, default=60.0)
