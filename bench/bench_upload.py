@@ -3,8 +3,9 @@ reading it server side with the gateway's streaming reader (app/api/uploads.py) 
 Starlette's `request.form()`, in-process, for the 12 x 25 study of bench_gateway.py sent as its
 325 files and as one zip. Median of --repeats runs, the readers interleaved. Last, the floor
 under any reader: a real uvicorn process (httptools, as `make serve` runs) whose ASGI app only
-drains the body of the 325-part upload, timed inside the app. Runs with the server's memory
-settings (SERVING_MEMORY_ENV), as bench_gateway.py does.
+drains the body of the 325-part upload, timed inside the app, and under it the same bytes moved
+between two processes with bare sockets. Runs with the server's memory settings
+(SERVING_MEMORY_ENV), as bench_gateway.py does.
 
     python bench/bench_upload.py [--repeats 7]
 """
@@ -12,6 +13,8 @@ settings (SERVING_MEMORY_ENV), as bench_gateway.py does.
 import argparse
 import asyncio
 import io
+import multiprocessing
+import socket
 import statistics
 import subprocess
 import sys
@@ -133,6 +136,42 @@ def measure_drain(parts: Parts, repeats: int) -> None:
     )
 
 
+def _socket_sink(listener: socket.socket, size: int) -> None:
+    """Child process: for each 1-byte request, receive `size` bytes into one buffer, answer."""
+    connection, _ = listener.accept()
+    view = memoryview(bytearray(size))
+    while connection.recv(1):
+        received = 0
+        while received < size:
+            received += connection.recv_into(view[received:], size - received)
+        connection.sendall(b"k")
+
+
+def measure_socket_floor(parts: Parts, repeats: int) -> None:
+    """The same body between two processes over loopback TCP with bare sockets: the floor
+    under any server on this machine."""
+    body, _ = multipart_body(parts)
+    listener = socket.create_server(("127.0.0.1", 0))
+    sink = multiprocessing.get_context("fork").Process(
+        target=_socket_sink, args=(listener, len(body))
+    )
+    sink.start()
+    sent: list[float] = []
+    with socket.create_connection(listener.getsockname()) as connection:
+        for _ in range(repeats + 1):  # the first is a warm-up
+            started = time.perf_counter()
+            connection.sendall(b"x")
+            connection.sendall(body)
+            connection.recv(1)
+            sent.append((time.perf_counter() - started) * 1000)
+    sink.join(timeout=10)
+    listener.close()
+    print(
+        f"bare sockets moving the same body between two processes: "
+        f"{statistics.median(sent[1:]):6.1f} ms (the floor under any server)"
+    )
+
+
 def zipped(files: Files) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
@@ -152,6 +191,7 @@ def main() -> None:
     blob = zipped(files)
     measure("one zip (stored)", [("files", ("study.zip", blob, "application/zip"))], args.repeats)
     measure_drain(dicom_parts(files), args.repeats)
+    measure_socket_floor(dicom_parts(files), args.repeats)
 
 
 if __name__ == "__main__":
