@@ -8,13 +8,12 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Memory settings of the serving process (`make serve`, the gateway image, the tests' and the
-# benches' live server), measured with bench/bench_gateway.py. Two malloc arenas bound what
-# threads hold. Fixed malloc thresholds keep a study's buffers (pixel data of one DICOM file,
-# upload chunks) in the arenas for reuse: glibc's adaptive defaults handed them back to the
-# kernel and faulted ~45 MB of fresh pages in again for every study. numpy must not ask for
-# transparent huge pages for its large arrays: with the kernel's `defrag=madvise` each such
-# fault may compact memory synchronously, which made decoding a study's pixels up to 5x slower
-# at random.
+# benches' live server). Two malloc arenas bound what threads hold. Fixed malloc thresholds
+# keep a study's buffers (pixel data of one DICOM file, upload chunks) in the arenas for reuse:
+# with glibc's adaptive defaults the gateway handed them back to the kernel and faulted them in
+# again for every study. numpy must not ask for transparent huge pages for its large arrays:
+# with the kernel's `defrag=madvise` such a fault may compact memory synchronously, which made
+# assembling a study's pixel array several times slower at random.
 SERVING_MEMORY_ENV = {
     "MALLOC_ARENA_MAX": "2",
     "MALLOC_MMAP_THRESHOLD_": str(32 << 20),

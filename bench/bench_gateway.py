@@ -163,6 +163,7 @@ def overhead(files: Files, backend_env: dict[str, str], repeats: int, log: Path)
     runs: dict[str, list[float]] = {"direct": [], "lean": [], "httpx": []}
     url = httpx.URL(server.url)
     lean = HTTPConnection(url.host, url.port, timeout=120)
+    lean_headers = {**server.headers, **body_headers}
     try:
         loop = asyncio.new_event_loop()
         loop.run_until_complete(engine.start())
@@ -172,10 +173,10 @@ def overhead(files: Files, backend_env: dict[str, str], repeats: int, log: Path)
         with httpx.Client(base_url=server.url, headers=server.headers, timeout=120) as http:
             loop.run_until_complete(direct_once(engine, files, scoring))  # warm-up
             http_once(http, body, body_headers)
-            lean_http_once(lean, body, {**server.headers, **body_headers})
+            lean_http_once(lean, body, lean_headers)
             for _ in range(repeats):
                 runs["direct"].append(loop.run_until_complete(direct_once(engine, files, scoring)))
-                runs["lean"].append(lean_http_once(lean, body, {**server.headers, **body_headers}))
+                runs["lean"].append(lean_http_once(lean, body, lean_headers))
                 runs["httpx"].append(http_once(http, body, body_headers))
         loop.run_until_complete(engine.close())
     finally:

@@ -123,10 +123,12 @@ def measure_drain(parts: Parts, repeats: int) -> None:
                 time.sleep(0.1)
         http = HTTPConnection("127.0.0.1", port, timeout=60)  # sends the body without a copy
         drained = []
-        for _ in range(repeats + 1):  # the first is a warm-up
-            http.request("POST", "/", body=body, headers=headers)
-            drained.append(float(http.getresponse().read()))
-        http.close()
+        try:
+            for _ in range(repeats + 1):  # the first is a warm-up
+                http.request("POST", "/", body=body, headers=headers)
+                drained.append(float(http.getresponse().read()))
+        finally:
+            http.close()
     finally:
         server.terminate()
         server.wait(timeout=10)
