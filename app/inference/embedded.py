@@ -21,6 +21,9 @@ def _onnx_path(repository: Path, model: str) -> Path:
     return repository / model / "1" / "model.onnx"
 
 
+ALLOW_SPINNING = "session.intra_op.allow_spinning"
+
+
 class EmbeddedBackend:
     name = "embedded"
 
@@ -40,6 +43,10 @@ class EmbeddedBackend:
         options = ort.SessionOptions()
         options.intra_op_num_threads = self._threads
         options.inter_op_num_threads = 1
+        # onnxruntime's worker threads otherwise spin after every run, burning CPU that the
+        # other studies in flight and the event loop need; the runs are no slower without it
+        # (bench/bench_ort_spinning.py).
+        options.add_session_config_entry(ALLOW_SPINNING, "0")
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     async def start(self) -> None:
