@@ -312,9 +312,10 @@ def main() -> None:
                     f"triton dynamic batching, 8 concurrent requests x 10 rounds: {n_inf} "
                     f"inferences in {n_exec} executions, average batch {size:.2f}"
                 )
-            for backend in backends if args.duration > 0 else []:
-                print(f"load, {backend} backend ({args.duration:g} s per level):")
-                load(files, envs[backend], args.duration, work / f"{backend}-load.log")
+            for backend in backends:
+                if args.duration > 0:
+                    print(f"load, {backend} backend ({args.duration:g} s per level):")
+                    load(files, envs[backend], args.duration, work / f"{backend}-load.log")
         finally:
             if triton is not None:
                 triton.stop()

@@ -14,15 +14,14 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from app.inference.embedded import ALLOW_SPINNING
+from app.inference.embedded import session_options
 
 IDLE_S = 0.1
 
 
 def session(model: Path, spinning: bool) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry(ALLOW_SPINNING, "1" if spinning else "0")
+    """The gateway's session (default threads), or the same with onnxruntime's spinning."""
+    options = session_options(threads=0, spinning=spinning)
     return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
 
 

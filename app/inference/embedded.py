@@ -24,6 +24,18 @@ def _onnx_path(repository: Path, model: str) -> Path:
 ALLOW_SPINNING = "session.intra_op.allow_spinning"
 
 
+def session_options(threads: int, spinning: bool = False) -> ort.SessionOptions:
+    """The gateway's onnxruntime session options: `threads` intra-op threads (0 = one per core)
+    that do not spin after a run. Spinning (onnxruntime's default) would burn CPU that the other
+    studies in flight and the event loop need, for a run about 1 ms faster out of ~9
+    (bench/bench_ort_spinning.py compares both)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry(ALLOW_SPINNING, "1" if spinning else "0")
+    return options
+
+
 class EmbeddedBackend:
     name = "embedded"
 
@@ -40,13 +52,7 @@ class EmbeddedBackend:
         expected = self._card.files.get(relative)
         if expected is None or sha256_file(path) != expected:
             raise BackendError(f"{relative} does not match model card {self._card.version}")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self._threads
-        options.inter_op_num_threads = 1
-        # onnxruntime's worker threads otherwise spin after every run, burning CPU that the
-        # other studies in flight and the event loop need; the runs are no slower without it
-        # (bench/bench_ort_spinning.py).
-        options.add_session_config_entry(ALLOW_SPINNING, "0")
+        options = session_options(self._threads)
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     async def start(self) -> None:
