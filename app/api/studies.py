@@ -51,13 +51,12 @@ async def encode_uploaded_study(
 
 
 def study_summary(prepared: PreparedStudy) -> StudySummary:
-    study = prepared.study
-    sax = study.sax
+    outline = prepared.outline
     return StudySummary(
-        study_instance_uid=study.study_instance_uid,
-        views=sorted(study.views, key=lambda name: (name != "sax", name)),
-        slices=sax.n_slices if sax else 0,
-        phases=sax.n_phases if sax else 0,
-        files=study.n_files,
-        warnings=study.warnings,
+        study_instance_uid=outline.study_instance_uid,
+        views=list(outline.views),
+        slices=outline.slices,
+        phases=outline.phases,
+        files=outline.n_files,
+        warnings=list(outline.warnings),
     )

@@ -100,7 +100,7 @@ def dicom_study_date(study_dir: Path) -> dt.date | None:
 def _prepare(engine: InferenceEngine, study: ManifestStudy) -> tuple[PreparedStudy, CaseRecord]:
     """Blocking: ingest and preprocess one study folder; its record gets the study date."""
     cine = load_study(study.study_dir, engine.limits)
-    prepared = PreparedStudy(cine, preprocess_study(cine, engine.card.input_spec))
+    prepared = PreparedStudy(cine.outline(), preprocess_study(cine, engine.card.input_spec))
     record = study.record
     if record.study_date is None:
         record = record.model_copy(update={"study_date": dicom_study_date(study.study_dir)})
@@ -159,7 +159,7 @@ async def _encode_and_add(
     embeddings = await engine.backend.encode_video(batch, request_id="archive-index")
     records = [
         record.model_copy(
-            update={"uid_digest": archive.uid_digest(prepared.study.study_instance_uid)}
+            update={"uid_digest": archive.uid_digest(prepared.outline.study_instance_uid)}
         )
         for prepared, record in ready
     ]

@@ -56,6 +56,19 @@ class CineView:
 
 
 @dataclass(frozen=True)
+class StudyOutline:
+    """What is said about an ingested study once its pixels are released: identifiers of
+    the study (no patient's), its views, the short-axis grid, and the ingestion warnings."""
+
+    study_instance_uid: str
+    views: tuple[str, ...]  # the short-axis stack first, then the long-axis views by name
+    slices: int  # short-axis slices (0 without a short-axis stack)
+    phases: int  # short-axis phases (0 without a short-axis stack)
+    n_files: int
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class CineStudy:
     study_instance_uid: str
     views: dict[str, CineView]
@@ -66,3 +79,14 @@ class CineStudy:
     @property
     def sax(self) -> CineView | None:
         return self.views.get("sax")
+
+    def outline(self) -> StudyOutline:
+        sax = self.sax
+        return StudyOutline(
+            study_instance_uid=self.study_instance_uid,
+            views=tuple(sorted(self.views, key=lambda name: (name != "sax", name))),
+            slices=sax.n_slices if sax else 0,
+            phases=sax.n_phases if sax else 0,
+            n_files=self.n_files,
+            warnings=tuple(self.warnings),
+        )

@@ -19,7 +19,7 @@ import numpy as np
 from app.config import IngestLimits, ServingSettings
 from app.dicom.ingest import load_study
 from app.dicom.sources import Upload
-from app.dicom.study import CineStudy
+from app.dicom.study import StudyOutline
 from app.errors import OverloadedError
 from app.inference.backend import EncoderBackend, VideoBatch, VideoEmbeddings
 from app.inference.text import TextEmbedder
@@ -92,9 +92,10 @@ class ConditionScore:
 
 @dataclass
 class PreparedStudy:
-    """An ingested and preprocessed study (no patient identifiers) and what it took."""
+    """An ingested and preprocessed study (no patient identifiers) and what it took. It
+    holds the model's input and the study's outline, not the full-resolution cine."""
 
-    study: CineStudy
+    outline: StudyOutline
     model_input: ModelInput
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -133,14 +134,18 @@ def _elapsed_ms(started: float) -> float:
 
 
 def prepare_study(uploads: list[Upload], card: ModelCard, limits: IngestLimits) -> PreparedStudy:
-    """Blocking: uploads -> CineStudy -> ModelInput. Raises the data layer's CmrErrors."""
+    """Blocking: uploads -> CineStudy -> ModelInput. Raises the data layer's CmrErrors.
+
+    The study's full-resolution pixels (about 80 MB for 12 slices x 25 phases) are released
+    here, in the worker thread, once preprocessed: a request waiting for the encoder holds
+    only the model input, and the event loop never frees them."""
     started = time.perf_counter()
     study = load_study(uploads, limits)
     parse_ms = _elapsed_ms(started)
     started = time.perf_counter()
     model_input = preprocess_study(study, card.input_spec)
     return PreparedStudy(
-        study, model_input, {"parse": parse_ms, "preprocess": _elapsed_ms(started)}
+        study.outline(), model_input, {"parse": parse_ms, "preprocess": _elapsed_ms(started)}
     )
 
 

@@ -112,7 +112,7 @@ async def search_by_study(
         top_k = _form_count(form, "top_k", 10, engine.settings)
         filters = _form_filters(form)
         prepared, embeddings = await encode_uploaded_study(engine, form, request_id, receive_ms)
-        itself = archive.uid_digest(prepared.study.study_instance_uid)
+        itself = archive.uid_digest(prepared.outline.study_instance_uid)
         hits = await asyncio.to_thread(archive.search, embeddings.study[0], top_k, filters, itself)
     metrics.observe_stages(prepared.timings_ms)
     request.state.timings_ms = prepared.timings_ms
@@ -162,7 +162,7 @@ async def draft_report(
             similar_k,
             request_id,
             timings,
-            exclude_uid_digest=archive.uid_digest(prepared.study.study_instance_uid),
+            exclude_uid_digest=archive.uid_digest(prepared.outline.study_instance_uid),
         )
     metrics.observe_stages(timings)
     request.state.timings_ms = timings
