@@ -3,12 +3,13 @@
 1. Overhead: POST /v1/diagnose of a 12-slice x 25-phase study (300 SAX + 25 4-chamber files)
    on a real uvicorn process over a kept-alive connection, next to ingest + preprocess + encode
    + score run directly in this process; runs interleaved. Target: gateway overhead < 15 % of
-   the direct sum, as the ratio of the medians; the median of the ratios of neighbouring runs
-   is printed too (it cancels the drift of a shared machine's speed). The client encodes the
-   multipart body once, outside the timed span: building it is the client's work, not the
-   gateway's (bench_upload.py reports what it costs). It sends the body with the standard
-   library's http.client, which hands it to the socket as is; httpx's sync client copies a
-   43 MB body once more before sending, which is the client's cost, printed alongside.
+   the direct sum, as the ratio of the medians, with its 95 % bootstrap interval; the median
+   of the ratios of neighbouring runs is printed too (it cancels the drift of a shared
+   machine's speed). The client encodes the multipart body once, outside the timed span:
+   building it is the client's work, not the gateway's (bench_upload.py reports what it
+   costs). It sends the body with the standard library's http.client, which hands it to the
+   socket as is; httpx's sync client copies a 43 MB body once more before sending, which is
+   the client's cost, printed alongside.
 2. Load: 1, 4 and 16 concurrent clients for `--duration` s each (httpx async, loopback; 0 skips
    it); clients honour Retry-After. Reports requests/s, p50/p95, statuses, and the server's RSS
    after a warm-up at 16 clients and at the end (target: end <= 1.2 x warm-up; no 5xx but
@@ -19,7 +20,7 @@
 This process re-executes itself with the server's memory settings (SERVING_MEMORY_ENV: glibc
 malloc thresholds, no numpy huge pages), so both sides of the comparison allocate alike.
 
-    python bench/bench_gateway.py [--repeats 25] [--duration 60] [--backends embedded,triton]
+    python bench/bench_gateway.py [--repeats 61] [--duration 60] [--backends embedded,triton]
 
 Needs `app` importable (Makefile `bench` target) and, for Triton, `.venv-triton` (make triton-up).
 """
@@ -184,7 +185,10 @@ def overhead(files: Files, backend_env: dict[str, str], repeats: int, log: Path)
         server.process.terminate()
         server.process.wait(timeout=10)
     paired = [h / d for h, d in zip(runs["lean"], runs["direct"], strict=True)]
+    low, high = overhead_interval(runs["lean"], runs["direct"])
     return {
+        "share_low": low,
+        "share_high": high,
         "direct_p50": statistics.median(runs["direct"]),
         "direct_p95": percentile(runs["direct"], 95),
         "http_p50": statistics.median(runs["lean"]),
@@ -194,13 +198,28 @@ def overhead(files: Files, backend_env: dict[str, str], repeats: int, log: Path)
     }
 
 
+def overhead_interval(
+    gateway: list[float], direct: list[float], draws: int = 4000
+) -> tuple[float, float]:
+    """95 % bootstrap interval of the overhead (ratio of the medians, minus one). Runs are
+    resampled in their interleaved pairs, which share the machine's state at the time."""
+    rng = np.random.default_rng(0)
+    picks = rng.integers(0, len(gateway), size=(draws, len(gateway)))
+    ratios = np.median(np.asarray(gateway)[picks], axis=1) / np.median(
+        np.asarray(direct)[picks], axis=1
+    )
+    low, high = np.percentile(ratios - 1, [2.5, 97.5])
+    return float(low), float(high)
+
+
 def report_overhead(backend: str, figures: dict) -> None:
     share = figures["http_p50"] / figures["direct_p50"] - 1
     print(
         f"{backend:9s} POST /v1/diagnose p50 {figures['http_p50'] * 1000:7.1f} ms  "
         f"p95 {figures['http_p95'] * 1000:7.1f} ms | in-process p50 "
         f"{figures['direct_p50'] * 1000:7.1f} ms  p95 {figures['direct_p95'] * 1000:7.1f} ms | "
-        f"gateway overhead {share * 100:+.1f} % (target < 15 %); median of paired ratios "
+        f"gateway overhead {share * 100:+.1f} % (95 % interval {figures['share_low'] * 100:+.1f} "
+        f"to {figures['share_high'] * 100:+.1f} %; target < 15 %); median of paired ratios "
         f"{figures['paired_share'] * 100:+.1f} %; with httpx as the client p50 "
         f"{figures['httpx_p50'] * 1000:7.1f} ms"
     )
@@ -275,7 +294,7 @@ def with_serving_memory_settings() -> None:
 def main() -> None:
     with_serving_memory_settings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=25)
+    parser.add_argument("--repeats", type=int, default=61)
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--backends", default="embedded,triton")
     args = parser.parse_args()
