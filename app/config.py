@@ -72,6 +72,12 @@ class ServingSettings(BaseSettings):
     inference_threads: int = Field(
         0, ge=0, description="onnxruntime intra-op threads per session (0 = one per core)"
     )
+    gil_switch_interval_ms: float = Field(
+        1.0,
+        gt=0,
+        le=100,
+        description="longest a thread holds the GIL while another waits (Python's default: 5)",
+    )
     archive_path: Path | None = Field(
         Path("archive/demo/demo.sqlite"),
         description="SQLite case archive searched by /v1/search and /v1/report; none = off",

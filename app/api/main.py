@@ -6,6 +6,7 @@ One uvicorn worker per process (Kubernetes scales pods), so Prometheus counters 
 import asyncio
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -64,9 +65,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # many small objects of a study's DICOM headers trigger.
     gc.collect()
     gc.freeze()
+    # Ingestion threads parse DICOM headers in Python, holding the GIL; the event loop gets it
+    # back only when they are told to let go. At Python's 5 ms, every step of a /healthz or
+    # /metrics request under load waits that long.
+    switch_interval_s = sys.getswitchinterval()
+    sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
     try:
         yield
     finally:
+        sys.setswitchinterval(switch_interval_s)
         await engine.close()
         if app.state.archive is not None:
             app.state.archive.close()

@@ -2,11 +2,13 @@
 
 import gc
 import io
+import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pydicom
+import pytest
 from api_helpers import Files, LiveServer, make_client, multipart
 from fastapi.testclient import TestClient
 
@@ -101,6 +103,13 @@ def test_no_patient_identifier_in_logs_or_metrics(
     for secret in (name, name.split("^")[0], patient_id, "19700101"):
         assert secret not in log
         assert secret not in metrics
+
+
+def test_the_gil_switch_interval_is_set_while_serving_and_restored_after() -> None:
+    before = sys.getswitchinterval()
+    with make_client({"backend": "embedded"}, gil_switch_interval_ms=2.5):
+        assert sys.getswitchinterval() == pytest.approx(0.0025)
+    assert sys.getswitchinterval() == before
 
 
 def test_startup_objects_are_frozen_out_of_the_collector() -> None:
