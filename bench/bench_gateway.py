@@ -18,7 +18,8 @@
    dynamic batching under 8 concurrent video requests (batch size from its metrics).
 
 This process re-executes itself with the server's memory settings (SERVING_MEMORY_ENV: glibc
-malloc thresholds, no numpy huge pages), so both sides of the comparison allocate alike.
+malloc thresholds, no numpy huge pages) and settles its in-process side as the server settles
+after startup (garbage-collector freeze, GIL switch interval), so both sides run alike.
 
     python bench/bench_gateway.py [--repeats 61] [--duration 60] [--backends embedded,triton]
 
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import statistics
 import sys
@@ -43,6 +43,7 @@ import httpx
 import numpy as np
 from bench_ingest import register_bench_site, synthesize_with_slices
 
+from app.api.process_state import settled_for_serving
 from app.config import SERVING_MEMORY_ENV, ServingSettings
 from app.inference.backend import VideoBatch
 from app.inference.engine import DEFAULT_SETS, InferenceEngine, ScoringSet
@@ -169,9 +170,10 @@ def overhead(files: Files, backend_env: dict[str, str], repeats: int, log: Path)
         loop = asyncio.new_event_loop()
         loop.run_until_complete(engine.start())
         loop.run_until_complete(engine.ready())
-        gc.collect()
-        gc.freeze()  # as the server does after its startup
-        with httpx.Client(base_url=server.url, headers=server.headers, timeout=120) as http:
+        with (
+            settled_for_serving(settings.gil_switch_interval_ms),  # as the server after startup
+            httpx.Client(base_url=server.url, headers=server.headers, timeout=120) as http,
+        ):
             loop.run_until_complete(direct_once(engine, files, scoring))  # warm-up
             http_once(http, body, body_headers)
             lean_http_once(lean, body, lean_headers)

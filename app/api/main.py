@@ -4,9 +4,7 @@ One uvicorn worker per process (Kubernetes scales pods), so Prometheus counters 
 """
 
 import asyncio
-import gc
 import logging
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,6 +18,7 @@ from app.api.logs import configure_logging
 from app.api.metrics import GatewayMetrics
 from app.api.middleware import GatewayMiddleware
 from app.api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from app.api.process_state import settled_for_serving
 from app.api.routes import archive, catalog, diagnose, embed, health
 from app.api.security import require_api_key
 from app.config import ServingSettings
@@ -60,20 +59,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         "serving",
         extra={"backend": engine.backend.name, "model_version": engine.card.version},
     )
-    # What startup built (modules, the model, caches) lives as long as the process. Frozen out
-    # of the collector's sight, it is not traversed again by every full collection that the
-    # many small objects of a study's DICOM headers trigger.
-    gc.collect()
-    gc.freeze()
-    # Ingestion threads parse DICOM headers in Python, holding the GIL; the event loop gets it
-    # back only when they are told to let go. At Python's 5 ms, every step of a /healthz or
-    # /metrics request under load waits that long.
-    switch_interval_s = sys.getswitchinterval()
-    sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
     try:
-        yield
+        with settled_for_serving(settings.gil_switch_interval_ms):
+            yield
     finally:
-        sys.setswitchinterval(switch_interval_s)
         await engine.close()
         if app.state.archive is not None:
             app.state.archive.close()
