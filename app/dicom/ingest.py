@@ -12,9 +12,15 @@ import numpy as np
 
 from app.config import IngestLimits, ingest_limits
 from app.dicom.frames import FrameHeader
-from app.dicom.reader import ParsedStudy, decode_frames, read_headers
+from app.dicom.reader import HeaderReader, ParsedStudy, decode_frames, read_headers
 from app.dicom.series import ViewPlan, select_views
-from app.dicom.sources import StudySource, collect_payloads
+from app.dicom.sources import (
+    Collected,
+    PayloadCollector,
+    StudySource,
+    Upload,
+    collect_payloads,
+)
 from app.dicom.study import CineStudy, CineView
 from app.errors import NoCineSeriesError
 
@@ -33,7 +39,30 @@ def load_study(source: StudySource, limits: IngestLimits | None = None) -> CineS
     """
     limits = limits or ingest_limits()
     collected = collect_payloads(source, limits)
-    parsed = read_headers(collected.payloads)
+    return _assemble(collected, read_headers(collected.payloads), limits)
+
+
+class StudyFromUploads:
+    """A study ingested one uploaded file at a time, while the upload is still arriving: each
+    file is unpacked (a zip) and its headers parsed as it comes; `finish` then selects the views
+    and decodes their pixels. The result, and every error, is that of `load_study` on the same
+    uploads in the same order. Not thread-safe: one thread feeds and finishes it."""
+
+    def __init__(self, limits: IngestLimits) -> None:
+        self._limits = limits
+        self._collector = PayloadCollector(limits)
+        self._headers = HeaderReader()
+
+    def add(self, upload: Upload) -> None:
+        for payload in self._collector.add_upload(upload):
+            self._headers.add(payload)
+
+    def finish(self) -> CineStudy:
+        return _assemble(self._collector.collected, self._headers.finish(), self._limits)
+
+
+def _assemble(collected: Collected, parsed: ParsedStudy, limits: IngestLimits) -> CineStudy:
+    """Views selected on the parsed headers, then the chosen frames' pixels decoded."""
     skipped = collected.warnings() + parsed.warnings()
     try:
         selection = select_views(parsed.frames, limits)

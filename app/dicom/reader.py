@@ -69,36 +69,57 @@ def _configure_pydicom() -> None:
 _configure_pydicom()
 
 
+class HeaderReader:
+    """Parses payloads one at a time into a ParsedStudy, so that an upload's headers can be
+    read while the rest of it is still arriving. Not thread-safe: one thread feeds it."""
+
+    def __init__(self) -> None:
+        self.parsed = ParsedStudy(datasets=[], frames=[], n_files=0)
+        self._n_dicom = 0
+
+    def add(self, payload: Payload) -> None:
+        parsed = self.parsed
+        parsed.n_files += 1
+        try:
+            ds = dcmread(io.BytesIO(payload.read()), force=False)
+        except Exception:  # pydicom raises many types on truncated or random bytes
+            parsed.skipped[_NOT_DICOM] += 1
+            return
+        self._n_dicom += 1
+        if not any(kw in ds for kw in _PIXEL_KEYWORDS):
+            parsed.skipped[_NO_PIXELS] += 1
+            return
+        try:
+            headers = frame_headers(ds, dataset_index=len(parsed.datasets))
+        except Exception:  # a corrupt value anywhere in the header makes the file unusable
+            parsed.skipped[_BAD_IMAGE] += 1
+            return
+        parsed.datasets.append(ds)
+        parsed.frames.extend(headers)
+
+    def finish(self) -> ParsedStudy:
+        """The parsed study. Raises NotDicomError if no payload was DICOM, NoPixelDataError if
+        none of the DICOM files holds pixel data."""
+        parsed = self.parsed
+        if self._n_dicom == 0:
+            raise NotDicomError(f"none of the {parsed.n_files} files sent is DICOM")
+        if self._n_dicom == parsed.skipped[_NO_PIXELS]:
+            raise NoPixelDataError(
+                f"none of the {self._n_dicom} DICOM files holds image pixel data"
+            )
+        return parsed
+
+
 def read_headers(payloads: Sequence[Payload]) -> ParsedStudy:
     """Parse every payload and return the headers of every image frame (no pixels decoded).
 
     Raises NotDicomError if no payload is DICOM, NoPixelDataError if none of the DICOM files
     holds pixel data.
     """
-    parsed = ParsedStudy(datasets=[], frames=[], n_files=len(payloads))
-    n_dicom = 0
+    reader = HeaderReader()
     for payload in payloads:
-        try:
-            ds = dcmread(io.BytesIO(payload.read()), force=False)
-        except Exception:  # pydicom raises many types on truncated or random bytes
-            parsed.skipped[_NOT_DICOM] += 1
-            continue
-        n_dicom += 1
-        if not any(kw in ds for kw in _PIXEL_KEYWORDS):
-            parsed.skipped[_NO_PIXELS] += 1
-            continue
-        try:
-            headers = frame_headers(ds, dataset_index=len(parsed.datasets))
-        except Exception:  # a corrupt value anywhere in the header makes the file unusable
-            parsed.skipped[_BAD_IMAGE] += 1
-            continue
-        parsed.datasets.append(ds)
-        parsed.frames.extend(headers)
-    if n_dicom == 0:
-        raise NotDicomError(f"none of the {len(payloads)} files sent is DICOM")
-    if n_dicom == parsed.skipped[_NO_PIXELS]:
-        raise NoPixelDataError(f"none of the {n_dicom} DICOM files holds image pixel data")
-    return parsed
+        reader.add(payload)
+    return reader.finish()
 
 
 def decode_frames(parsed: ParsedStudy, frames: Sequence[FrameHeader]) -> np.ndarray:

@@ -69,19 +69,39 @@ def collect_payloads(source: StudySource, limits: IngestLimits) -> Collected:
     Raises TooManyFilesError, PayloadTooLargeError, and for zips UnsafeArchiveError,
     ArchiveBombError, InvalidArchiveError.
     """
-    out = Collected(payloads=[], skipped=Counter())
-    budget = _Budget(limits)
-    for item in _top_level_items(source, out):
-        if isinstance(item, Payload):
-            data = item.data
-            head = data[:4] if data is not None else _head(item.path)
-            if head in _ZIP_MAGICS or item.name.lower().endswith(".zip"):
-                blob = data if data is not None else item.read()
-                _unpack_zip(item.name, blob, limits, budget, out)
-            else:
-                budget.add_file(item.path.stat().st_size if data is None else len(data))
-                out.payloads.append(item)
-    return out
+    collector = PayloadCollector(limits)
+    for item in _top_level_items(source, collector.collected):
+        collector.add(item)
+    return collector.collected
+
+
+class PayloadCollector:
+    """Collects payloads one top-level item at a time (an upload streams its files in one by
+    one), unpacking zips and enforcing the caps as they arrive. Raises as `collect_payloads`."""
+
+    def __init__(self, limits: IngestLimits) -> None:
+        self.limits = limits
+        self.collected = Collected(payloads=[], skipped=Counter())
+        self._budget = _Budget(limits)
+
+    def add_upload(self, upload: Upload) -> list[Payload]:
+        """The payloads one uploaded file yields: none if hidden, a zip's entries, or itself."""
+        item = _upload_payload(upload, self.collected)
+        return [] if item is None else self.add(item)
+
+    def add(self, item: Payload) -> list[Payload]:
+        """The payloads `item` yields (a zip's entries, or itself), also kept in `collected`."""
+        payloads = self.collected.payloads
+        first = len(payloads)
+        data = item.data
+        head = data[:4] if data is not None else _head(item.path)
+        if head in _ZIP_MAGICS or item.name.lower().endswith(".zip"):
+            blob = data if data is not None else item.read()
+            _unpack_zip(item.name, blob, self.limits, self._budget, self.collected)
+        else:
+            self._budget.add_file(item.path.stat().st_size if data is None else len(data))
+            payloads.append(item)
+        return payloads[first:]
 
 
 class _Budget:
@@ -112,11 +132,9 @@ def _top_level_items(source: StudySource, out: Collected) -> list[Payload]:
     items: list[Payload] = []
     for entry in source:
         if isinstance(entry, tuple):
-            name, data = entry
-            if _is_hidden(PurePosixPath(str(name).replace("\\", "/")).parts):
-                out.skipped["hidden or system files"] += 1
-                continue
-            items.append(Payload(name=str(name), data=bytes(data)))
+            payload = _upload_payload(entry, out)
+            if payload is not None:
+                items.append(payload)
         else:
             path = Path(entry)
             if path.is_dir():
@@ -124,6 +142,15 @@ def _top_level_items(source: StudySource, out: Collected) -> list[Payload]:
             else:
                 items.append(Payload(name=path.name, path=path))
     return items
+
+
+def _upload_payload(upload: Upload, out: Collected) -> Payload | None:
+    """An uploaded (filename, bytes) as a payload, or None (counted) if its name is hidden."""
+    name, data = upload
+    if _is_hidden(PurePosixPath(str(name).replace("\\", "/")).parts):
+        out.skipped["hidden or system files"] += 1
+        return None
+    return Payload(name=str(name), data=bytes(data))
 
 
 def _walk_directory(root: Path, out: Collected) -> list[Payload]:

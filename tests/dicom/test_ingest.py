@@ -17,12 +17,13 @@ from pydicom.encaps import encapsulate
 from pydicom.uid import MPEG2MPML, generate_uid
 
 from app.config import IngestLimits
-from app.dicom.ingest import load_study, resample_cyclic
+from app.dicom.ingest import StudyFromUploads, load_study, resample_cyclic
 from app.dicom.study import CineStudy
 from app.errors import (
     CorruptPixelDataError,
     InconsistentGeometryError,
     NoCineSeriesError,
+    TooManyFilesError,
     UnsupportedTransferSyntaxError,
 )
 
@@ -107,6 +108,36 @@ def test_uploads_and_zip_upload_give_the_identical_study(
         "skipped 1 hidden or system files",
         "skipped 1 files that are not DICOM",
     ]
+
+
+def test_a_study_fed_one_upload_at_a_time_is_the_same_study(
+    sunnybrook_bytes: dict[int, bytes], sunnybrook_study: CineStudy
+) -> None:
+    uploads = [(f"IM{i:04d}", data) for i, data in sunnybrook_bytes.items()]
+    random.Random(2).shuffle(uploads)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in uploads[:40]:
+            archive.writestr(f"study/{name}.dcm", data)
+    sent = [("part.zip", buffer.getvalue()), *uploads[40:], (".DS_Store", b"x"), ("a.txt", b"x")]
+    fed = StudyFromUploads(IngestLimits())
+    for upload in sent:
+        fed.add(upload)
+    study = fed.finish()
+    assert_same_study(study, sunnybrook_study)
+    assert (
+        study.warnings
+        == load_study(sent).warnings
+        == [
+            "skipped 1 hidden or system files",
+            "skipped 1 files that are not DICOM",
+        ]
+    )
+    assert study.n_files == 241
+    capped = StudyFromUploads(IngestLimits(max_files=100))
+    with pytest.raises(TooManyFilesError):
+        for upload in sent:
+            capped.add(upload)
 
 
 def test_invalid_header_values_do_not_matter(derive: Derive, sunnybrook_study: CineStudy) -> None:
