@@ -39,6 +39,7 @@ from starlette.requests import Request
 
 from app.api.uploads import read_form
 from app.config import ServingSettings
+from app.dicom.sources import Upload
 
 sys.path.insert(0, str(ROOT / "tests" / "api"))
 from api_helpers import free_port
@@ -72,8 +73,10 @@ async def starlette_parse(content_type: dict[str, str], body: bytes) -> int:
 
 
 async def gateway_parse(content_type: dict[str, str], body: bytes) -> int:
-    form = await read_form(_request(content_type, body), ServingSettings(max_upload_files=10_000))
-    return len(form.take_uploads())
+    files: list[Upload] = []
+    settings = ServingSettings(max_upload_files=10_000)
+    await read_form(_request(content_type, body), settings, files.append)
+    return len(files)
 
 
 def measure(label: str, parts: Parts, repeats: int) -> None:

@@ -82,8 +82,11 @@ class ConditionResult(BaseModel):
 
 
 class DiagnoseTimings(BaseModel):
-    receive: float = Field(description="reading and parsing the upload")
-    parse: float = Field(description="DICOM ingestion")
+    receive: float = Field(description="reading the upload's body and splitting it into files")
+    parse: float = Field(
+        description="DICOM ingestion: unpacking and header reading, file by file while the "
+        "upload arrives (so it overlaps `receive`), then view selection and pixel decoding"
+    )
     preprocess: float
     encode: float
     score: float

@@ -1,9 +1,10 @@
-"""The shared path of every study upload: slot, deadline, ingest, preprocess, encode."""
+"""The shared path of every study upload: slot, deadline, receive and ingest, preprocess, encode."""
 
 import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from fastapi import Request
 
@@ -12,6 +13,7 @@ from app.api.uploads import StudyForm, read_form
 from app.errors import RequestTimeoutError
 from app.inference.backend import VideoEmbeddings
 from app.inference.engine import InferenceEngine, PreparedStudy
+from app.inference.ingestion import UploadIngestion
 
 
 @asynccontextmanager
@@ -29,23 +31,38 @@ async def inference_slot(engine: InferenceEngine) -> AsyncIterator[None]:
             ) from None
 
 
-async def receive_form(request: Request, engine: InferenceEngine) -> tuple[StudyForm, float]:
-    """The upload's multipart form, and how long receiving and parsing it took (ms). Call
-    inside `inference_slot`, so that a refused request never has its body read."""
-    started = time.perf_counter()
-    form = await read_form(request, engine.settings)
-    return form, round((time.perf_counter() - started) * 1000, 2)
+@dataclass
+class ReceivedUpload:
+    """An upload whose body is in: its other fields, and its study, ingested or ingesting."""
+
+    form: StudyForm
+    ingestion: UploadIngestion
+    receive_ms: float  # reading the body (the files' ingestion overlapped it)
+
+
+@asynccontextmanager
+async def received_upload(
+    request: Request, engine: InferenceEngine
+) -> AsyncIterator[ReceivedUpload]:
+    """Read the upload's body while its files are ingested, each as soon as it is in. Enter
+    inside `inference_slot`, so that a refused request never has its body read; on leaving,
+    an ingestion not finished (an error, the deadline) is abandoned."""
+    ingestion = UploadIngestion(engine.card, engine.limits)
+    try:
+        started = time.perf_counter()
+        form = await read_form(request, engine.settings, ingestion.add)
+        receive_ms = round((time.perf_counter() - started) * 1000, 2)
+        yield ReceivedUpload(form, ingestion, receive_ms)
+    finally:
+        ingestion.abandon()
 
 
 async def encode_uploaded_study(
-    engine: InferenceEngine, form: StudyForm, request_id: str, receive_ms: float
+    engine: InferenceEngine, upload: ReceivedUpload, request_id: str
 ) -> tuple[PreparedStudy, VideoEmbeddings]:
-    """Call inside `inference_slot`; `receive_ms` is how long reading the upload took.
-    Raises the data layer's and backend's CmrErrors."""
-    uploads = form.take_uploads()
-    prepared = await engine.prepare(uploads)
-    prepared.timings_ms = {"receive": receive_ms, **prepared.timings_ms}
-    del uploads  # the bytes are no longer needed while the backend works
+    """Call inside `received_upload`. Raises the data layer's and backend's CmrErrors."""
+    prepared = await upload.ingestion.finish()
+    prepared.timings_ms = {"receive": upload.receive_ms, **prepared.timings_ms}
     embeddings = await engine.encode_study(prepared, request_id)
     return prepared, embeddings
 

@@ -3,11 +3,14 @@
 The body is streamed straight into python-multipart's parser rather than through Starlette's
 `request.form()`: every part's bytes are kept as zero-copy views of the received chunks and
 joined once, where Starlette copies each part through a spooled temporary file and again on
-`read()` (bench/bench_upload.py: 325 DICOM parts, 43 MB). Each limit gets its own typed error
-as soon as it is crossed: the file-count cap, the field cap, the size of a text field; the
-body-size cap is enforced by the middleware while the body streams in.
+`read()` (bench/bench_upload.py: 325 DICOM parts, 43 MB). Each file of the study is handed on
+(`on_file`) as soon as its part is complete, so that the gateway ingests it while the rest of
+the body arrives. Each limit gets its own typed error as soon as it is crossed: the file-count
+cap, the field cap, the size of a text field; the body-size cap is enforced by the middleware
+while the body streams in.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastapi import Request
@@ -59,7 +62,7 @@ class FormPart:
 
 @dataclass
 class StudyForm:
-    """The parts of a multipart upload, in the order they were sent."""
+    """The parts of a multipart upload other than the study's `files`, in the order sent."""
 
     parts: list[FormPart] = field(default_factory=list)
 
@@ -75,27 +78,16 @@ class StudyForm:
                     raise InvalidUploadError(f"`{name}` is not UTF-8 text") from None
         return None
 
-    def take_uploads(self) -> list[Upload]:
-        """The (filename, bytes) of every part named `files`, removed from the form so that
-        their memory goes with the caller's reference. Raises NoFilesError if none."""
-        uploads: list[Upload] = []
-        for index, part in enumerate(p for p in self.parts if p.name == "files"):
-            if part.filename is None:
-                raise InvalidUploadError("`files` parts must be files, not text fields")
-            uploads.append((part.filename or f"file-{index}", part.data))
-        if not uploads:
-            raise NoFilesError("no `files` in the upload: send the study's DICOM files or a .zip")
-        self.parts = [p for p in self.parts if p.name != "files"]
-        return uploads
-
 
 class _PartCollector:
     """python-multipart callbacks that assemble the parts and enforce the caps."""
 
-    def __init__(self, max_files: int):
+    def __init__(self, max_files: int, on_file: Callable[[Upload], None]):
         self.form = StudyForm()
         self.max_files = max_files
-        self.files = self.fields = 0
+        self.on_file = on_file
+        self._study_file: str | None = None  # the filename while a part of `files` is read
+        self.files = self.fields = self.study_files = 0
         self.complete = False
         self._header_field: list[bytes] = []
         self._header_value: list[bytes] = []
@@ -131,6 +123,8 @@ class _PartCollector:
             raise InvalidUploadError("a multipart part without `Content-Disposition: form-data`")
         filename = options.get(b"filename")
         if filename is None:
+            if name == b"files":
+                raise InvalidUploadError("`files` parts must be files, not text fields")
             self.fields += 1
             if self.fields > MAX_FORM_FIELDS:
                 raise InvalidUploadError(f"at most {MAX_FORM_FIELDS} text fields in one request")
@@ -138,6 +132,11 @@ class _PartCollector:
             self.files += 1
             if self.files > self.max_files:
                 raise TooManyFilesError(f"at most {self.max_files} files in one request")
+            if name == b"files":
+                decoded = filename.decode("utf-8", "replace")
+                self._study_file = decoded or f"file-{self.study_files}"
+                self.study_files += 1
+                return
         self.form.parts.append(
             FormPart(
                 name=name.decode("utf-8", "replace"),
@@ -150,27 +149,39 @@ class _PartCollector:
         # python-multipart hands out slices of the immutable chunk it was given (or of the
         # boundary), so views of them stay valid until the part is joined.
         self._size += end - start
-        if self.form.parts[-1].filename is None and self._size > MAX_FIELD_BYTES:
+        if (
+            self._study_file is None
+            and self.form.parts[-1].filename is None
+            and (self._size > MAX_FIELD_BYTES)
+        ):
             raise InvalidUploadError(f"a text field is limited to {MAX_FIELD_BYTES} bytes")
         self._pieces.append(memoryview(data)[start:end])
 
     def _part_end(self) -> None:
-        self.form.parts[-1].data = b"".join(self._pieces)
-        self._pieces = []
+        data, self._pieces = b"".join(self._pieces), []
+        if self._study_file is None:
+            self.form.parts[-1].data = data
+        else:
+            self.on_file((self._study_file, data))
+            self._study_file = None
 
     def _end(self) -> None:
         self.complete = True
 
 
-async def read_form(request: Request, settings: ServingSettings) -> StudyForm:
-    """Stream the multipart body into a StudyForm. Raises the typed upload errors."""
+async def read_form(
+    request: Request, settings: ServingSettings, on_file: Callable[[Upload], None]
+) -> StudyForm:
+    """Stream the multipart body: each part of `files` goes to `on_file` as (filename, bytes)
+    once complete, in the order sent; the other fields make the returned StudyForm. Raises the
+    typed upload errors, NoFilesError if no `files` were sent."""
     media_type, options = parse_options_header(request.headers.get("content-type", ""))
     if media_type != b"multipart/form-data":
         raise UnsupportedMediaTypeError("send the study as multipart/form-data with `files`")
     boundary = options.get(b"boundary")
     if not boundary:
         raise InvalidUploadError("unreadable multipart body: the boundary is missing")
-    collector = _PartCollector(settings.max_upload_files)
+    collector = _PartCollector(settings.max_upload_files, on_file)
     parser = MultipartParser(boundary, collector.callbacks())
     try:
         async for chunk in request.stream():
@@ -180,4 +191,6 @@ async def read_form(request: Request, settings: ServingSettings) -> StudyForm:
         raise InvalidUploadError(f"unreadable multipart body: {exc}") from None
     if not collector.complete:
         raise InvalidUploadError("unreadable multipart body: it ends before its closing boundary")
+    if collector.study_files == 0:
+        raise NoFilesError("no `files` in the upload: send the study's DICOM files or a .zip")
     return collector.form

@@ -19,7 +19,7 @@ import numpy as np
 from app.config import IngestLimits, ServingSettings
 from app.dicom.ingest import load_study
 from app.dicom.sources import Upload
-from app.dicom.study import StudyOutline
+from app.dicom.study import CineStudy, StudyOutline
 from app.errors import OverloadedError
 from app.inference.backend import EncoderBackend, VideoBatch, VideoEmbeddings
 from app.inference.text import TextEmbedder
@@ -134,14 +134,18 @@ def _elapsed_ms(started: float) -> float:
 
 
 def prepare_study(uploads: list[Upload], card: ModelCard, limits: IngestLimits) -> PreparedStudy:
-    """Blocking: uploads -> CineStudy -> ModelInput. Raises the data layer's CmrErrors.
-
-    The study's full-resolution pixels (about 80 MB for 12 slices x 25 phases) are released
-    here, in the worker thread, once preprocessed: a request waiting for the encoder holds
-    only the model input, and the event loop never frees them."""
+    """Blocking: uploads -> CineStudy -> ModelInput. Raises the data layer's CmrErrors."""
     started = time.perf_counter()
     study = load_study(uploads, limits)
-    parse_ms = _elapsed_ms(started)
+    return preprocessed(study, card, _elapsed_ms(started))
+
+
+def preprocessed(study: CineStudy, card: ModelCard, parse_ms: float) -> PreparedStudy:
+    """Blocking: the model input and outline of an ingested study that took `parse_ms`.
+
+    The study's full-resolution pixels (about 80 MB for 12 slices x 25 phases) go with the
+    caller's reference, in its worker thread: a request waiting for the encoder holds only the
+    model input, and the event loop never frees them."""
     started = time.perf_counter()
     model_input = preprocess_study(study, card.input_spec)
     return PreparedStudy(

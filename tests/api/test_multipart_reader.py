@@ -1,5 +1,6 @@
 """The gateway's streaming multipart reader: byte-exact parts whatever the chunking, the same
-result as Starlette's parser, and a typed error for each malformed or over-limit body."""
+result as Starlette's parser, each file handed on while the body still arrives, and a typed
+error for each malformed or over-limit body."""
 
 import asyncio
 import random
@@ -10,6 +11,7 @@ from starlette.requests import Request
 
 from app.api.uploads import MAX_FIELD_BYTES, MAX_FORM_FIELDS, StudyForm, read_form
 from app.config import ServingSettings
+from app.dicom.sources import Upload
 from app.errors import (
     InvalidUploadError,
     NoFilesError,
@@ -41,8 +43,11 @@ def _request(content_type: str, body: bytes, chunk: int = 65_536) -> tuple[Reque
     return Request(scope, receive), received
 
 
-def _read(content_type: str, body: bytes, chunk: int = 65_536) -> StudyForm:
-    return asyncio.run(read_form(_request(content_type, body, chunk)[0], SETTINGS))
+def _read(content_type: str, body: bytes, chunk: int = 65_536) -> tuple[StudyForm, list[Upload]]:
+    """The form's fields, and the files in the order they were handed on."""
+    files: list[Upload] = []
+    form = asyncio.run(read_form(_request(content_type, body, chunk)[0], SETTINGS, files.append))
+    return form, files
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 100, 65_536])
@@ -52,11 +57,12 @@ def test_parts_are_byte_exact_whatever_the_chunking(chunk: int) -> None:
     blobs.append(b"\r\n--looks-like-a-boundary\r\n" * 20)  # boundary look-alikes in the data
     files = [("files", (f"im{i}.dcm", b, "application/dicom")) for i, b in enumerate(blobs)]
     content_type, body = _encoded(files, {"mode": "findings", "conditions": '["é"]'})
-    form = _read(content_type, body, chunk)
+    form, uploads = _read(content_type, body, chunk)
     assert form.text("mode") == "findings"
     assert form.text("conditions") == '["é"]'
     assert form.text("absent") is None
-    assert form.take_uploads() == [(f"im{i}.dcm", b) for i, b in enumerate(blobs)]
+    assert uploads == [(f"im{i}.dcm", b) for i, b in enumerate(blobs)]
+    assert [p.name for p in form.parts] == ["mode", "conditions"]  # the files are not kept
 
 
 def test_same_parts_as_starlettes_parser() -> None:
@@ -72,16 +78,26 @@ def test_same_parts_as_starlettes_parser() -> None:
         await form.close()
         return parts
 
-    assert _read(content_type, body).take_uploads() == asyncio.run(starlette_parts())
+    assert _read(content_type, body)[1] == asyncio.run(starlette_parts())
 
 
-def test_taking_the_uploads_releases_them_and_keeps_the_fields() -> None:
-    content_type, body = _encoded([("files", ("a.dcm", b"x", "application/dicom"))], {"mode": "m"})
-    form = _read(content_type, body)
-    assert form.take_uploads() == [("a.dcm", b"x")]
-    assert form.text("mode") == "m"
+def test_each_file_is_handed_on_as_soon_as_its_part_is_in() -> None:
+    files = [("files", (f"{i}.dcm", bytes([i]) * 10_000, "application/dicom")) for i in range(4)]
+    content_type, body = _encoded(files)
+    request, received = _request(content_type, body, chunk=1_000)
+    messages_at_handover: list[int] = []
+    asyncio.run(
+        read_form(request, SETTINGS, lambda upload: messages_at_handover.append(received[0]))
+    )
+    assert len(messages_at_handover) == 4
+    assert messages_at_handover == sorted(messages_at_handover)
+    assert messages_at_handover[0] < received[0] // 3  # the first long before the body is in
+
+
+def test_an_upload_without_files_is_refused() -> None:
+    body = b'--x\r\nContent-Disposition: form-data; name="mode"\r\n\r\nfindings\r\n--x--\r\n'
     with pytest.raises(NoFilesError):
-        form.take_uploads()
+        _read("multipart/form-data; boundary=x", body)
 
 
 def test_unnamed_file_gets_a_name_and_other_parts_are_not_uploads() -> None:
@@ -89,7 +105,9 @@ def test_unnamed_file_gets_a_name_and_other_parts_are_not_uploads() -> None:
         b'--x\r\nContent-Disposition: form-data; name="files"; filename=""\r\n\r\na\r\n'
         b'--x\r\nContent-Disposition: form-data; name="other"; filename="o"\r\n\r\nb\r\n--x--\r\n'
     )
-    assert _read("multipart/form-data; boundary=x", body).take_uploads() == [("file-0", b"a")]
+    form, uploads = _read("multipart/form-data; boundary=x", body)
+    assert uploads == [("file-0", b"a")]
+    assert [(p.name, p.filename, p.data) for p in form.parts] == [("other", "o", b"b")]
 
 
 def test_too_many_files_stops_reading_the_body() -> None:
@@ -97,7 +115,7 @@ def test_too_many_files_stops_reading_the_body() -> None:
     content_type, body = _encoded(files)
     request, received = _request(content_type, body, chunk=10_000)
     with pytest.raises(TooManyFilesError):
-        asyncio.run(read_form(request, SETTINGS))
+        asyncio.run(read_form(request, SETTINGS, lambda upload: None))
     assert received[0] < 10  # of about 50 messages
 
 
@@ -135,14 +153,18 @@ def test_field_limits() -> None:
 
 
 def test_fields_and_files_in_the_wrong_role() -> None:
-    form = _read(*_encoded([("mode", ("m.txt", b"findings", "text/plain"))], {"files": "text"}))
+    study = ("files", ("a.dcm", b"x", "application/dicom"))
+    form, _ = _read(*_encoded([study, ("mode", ("m.txt", b"findings", "text/plain"))]))
     with pytest.raises(InvalidUploadError, match="text field, not a file"):
         form.text("mode")
     with pytest.raises(InvalidUploadError, match="must be files"):
-        form.take_uploads()
+        _read(*_encoded([study], {"files": "text"}))
 
 
 def test_text_that_is_not_utf8() -> None:
-    body = b'--x\r\nContent-Disposition: form-data; name="mode"\r\n\r\n\xff\xfe\r\n--x--\r\n'
+    body = (
+        b'--x\r\nContent-Disposition: form-data; name="mode"\r\n\r\n\xff\xfe\r\n'
+        b'--x\r\nContent-Disposition: form-data; name="files"; filename="a"\r\n\r\nx\r\n--x--\r\n'
+    )
     with pytest.raises(InvalidUploadError, match="UTF-8"):
-        _read("multipart/form-data; boundary=x", body).text("mode")
+        _read("multipart/form-data; boundary=x", body)[0].text("mode")

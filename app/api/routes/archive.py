@@ -19,7 +19,7 @@ from app.api.archive_schemas import (
 from app.api.archive_state import ArchiveDep
 from app.api.deps import EngineDep, MetricsDep, RequestId
 from app.api.responses import model_info, problems
-from app.api.studies import encode_uploaded_study, inference_slot, receive_form, study_summary
+from app.api.studies import encode_uploaded_study, inference_slot, received_upload, study_summary
 from app.api.uploads import StudyForm, study_form_schema
 from app.archive.models import SearchFilters
 from app.config import ServingSettings
@@ -107,11 +107,11 @@ async def search_by_study(
     metrics: MetricsDep,
     request_id: RequestId,
 ) -> SearchResponse:
-    async with inference_slot(engine):  # before the body is read: refused uploads cost nothing
-        form, receive_ms = await receive_form(request, engine)
-        top_k = _form_count(form, "top_k", 10, engine.settings)
-        filters = _form_filters(form)
-        prepared, embeddings = await encode_uploaded_study(engine, form, request_id, receive_ms)
+    # The slot before the body is read: refused uploads cost nothing.
+    async with inference_slot(engine), received_upload(request, engine) as upload:
+        top_k = _form_count(upload.form, "top_k", 10, engine.settings)
+        filters = _form_filters(upload.form)
+        prepared, embeddings = await encode_uploaded_study(engine, upload, request_id)
         itself = archive.uid_digest(prepared.outline.study_instance_uid)
         hits = await asyncio.to_thread(archive.search, embeddings.study[0], top_k, filters, itself)
     metrics.observe_stages(prepared.timings_ms)
@@ -150,10 +150,12 @@ async def draft_report(
     metrics: MetricsDep,
     request_id: RequestId,
 ) -> Response:
-    async with inference_slot(engine):  # before the body is read: refused uploads cost nothing
-        form, receive_ms = await receive_form(request, engine)
-        similar_k = _form_count(form, "similar_cases", DEFAULT_SIMILAR_CASES, engine.settings)
-        prepared, embeddings = await encode_uploaded_study(engine, form, request_id, receive_ms)
+    # The slot before the body is read: refused uploads cost nothing.
+    async with inference_slot(engine), received_upload(request, engine) as upload:
+        similar_k = _form_count(
+            upload.form, "similar_cases", DEFAULT_SIMILAR_CASES, engine.settings
+        )
+        prepared, embeddings = await encode_uploaded_study(engine, upload, request_id)
         timings = prepared.timings_ms
         draft, similar = await draft_for_embedding(
             engine,

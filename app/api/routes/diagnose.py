@@ -9,7 +9,7 @@ from app.api.schemas import ConditionResult, DiagnoseResponse, DiagnoseTimings, 
 from app.api.studies import (
     encode_uploaded_study,
     inference_slot,
-    receive_form,
+    received_upload,
     study_summary,
 )
 from app.api.uploads import study_form_schema
@@ -33,10 +33,12 @@ router = APIRouter(prefix="/v1", tags=["diagnosis"])
 async def diagnose(
     request: Request, engine: EngineDep, metrics: MetricsDep, request_id: RequestId
 ) -> DiagnoseResponse:
-    async with inference_slot(engine):  # before the body is read: refused uploads cost nothing
-        form, receive_ms = await receive_form(request, engine)
-        scoring_set = resolve_scoring_set(engine, form.text("conditions"), form.text("mode"))
-        prepared, embeddings = await encode_uploaded_study(engine, form, request_id, receive_ms)
+    # The slot before the body is read: refused uploads cost nothing.
+    async with inference_slot(engine), received_upload(request, engine) as upload:
+        scoring_set = resolve_scoring_set(
+            engine, upload.form.text("conditions"), upload.form.text("mode")
+        )
+        prepared, embeddings = await encode_uploaded_study(engine, upload, request_id)
         timings = prepared.timings_ms
         scores = await engine.score(embeddings.study[0], scoring_set, request_id, timings)
     metrics.observe_stages(timings)

@@ -8,7 +8,7 @@ from app.api.schemas import StudyEmbeddingResponse, TextEmbeddingRequest, TextEm
 from app.api.studies import (
     encode_uploaded_study,
     inference_slot,
-    receive_form,
+    received_upload,
     study_summary,
 )
 from app.api.uploads import study_form_schema
@@ -50,9 +50,9 @@ async def embed_text(
 async def embed_study(
     request: Request, engine: EngineDep, metrics: MetricsDep, request_id: RequestId
 ) -> StudyEmbeddingResponse:
-    async with inference_slot(engine):  # before the body is read: refused uploads cost nothing
-        form, receive_ms = await receive_form(request, engine)
-        prepared, embeddings = await encode_uploaded_study(engine, form, request_id, receive_ms)
+    # The slot before the body is read: refused uploads cost nothing.
+    async with inference_slot(engine), received_upload(request, engine) as upload:
+        prepared, embeddings = await encode_uploaded_study(engine, upload, request_id)
     metrics.observe_stages(prepared.timings_ms)
     request.state.timings_ms = prepared.timings_ms
     return StudyEmbeddingResponse(

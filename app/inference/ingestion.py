@@ -1,0 +1,112 @@
+"""Ingesting an upload while it is still arriving.
+
+The gateway hands every file of a study to one worker thread as soon as its multipart part is
+complete. The worker unpacks it (a zip) and parses its DICOM headers while the rest of the body
+streams in, so that this third of a study's CPU time overlaps the upload instead of following
+it; once the body is in, `finish` selects the views, decodes and preprocesses in the same
+thread. The event loop only enqueues: it never parses, and never frees a study's pixels.
+"""
+
+import asyncio
+import contextlib
+import queue
+import threading
+import time
+
+from app.config import IngestLimits
+from app.dicom.ingest import StudyFromUploads
+from app.dicom.sources import Upload
+from app.inference.engine import PreparedStudy, preprocessed
+from app.model_card import ModelCard
+
+_END = None  # the queue's last item: the body is in
+# The worker parses a file only once no new file has come for this long (or the body is in).
+# A client sending faster than the event loop can read (a fast LAN, loopback) keeps the loop
+# busy: parsing then would only make it wait for the GIL, receiving as slowly as the worker
+# parses. A slower link leaves the loop idle between reads, and the worker fills those gaps.
+_QUIET_S = 0.0005
+
+
+class UploadIngestion:
+    """One study's ingestion in its own worker thread. Call `add` for each uploaded file in
+    the order sent, then `finish` once; `abandon` when the request ends without finishing
+    (a refused upload, a bad field, a timeout), so the worker drops what is left."""
+
+    def __init__(self, card: ModelCard, limits: IngestLimits) -> None:
+        self._card = card
+        self._files: queue.SimpleQueue[Upload | None] = queue.SimpleQueue()
+        self._loop = asyncio.get_running_loop()
+        self._result: asyncio.Future[PreparedStudy] = self._loop.create_future()
+        self._abandoned = False
+        self._ended = False
+        self._last_file_at = time.perf_counter()
+        worker = threading.Thread(
+            target=self._work, args=(StudyFromUploads(limits),), name="ingest", daemon=True
+        )
+        worker.start()
+
+    def add(self, upload: Upload) -> None:
+        self._last_file_at = time.perf_counter()
+        self._files.put(upload)
+
+    async def finish(self) -> PreparedStudy:
+        """The prepared study, once every file added is ingested. Raises the data layer's
+        CmrErrors (the first one met), as `load_study` on the same uploads would."""
+        self._end()
+        return await self._result
+
+    def abandon(self) -> None:
+        """Stop ingesting: files not yet parsed are dropped and no result is made."""
+        self._abandoned = True
+        self._end()
+
+    def _end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._files.put(_END)
+
+    def _work(self, study: StudyFromUploads) -> None:
+        """The worker thread: the study's bytes, datasets and pixels are freed here."""
+        parse_s = 0.0
+        failure: Exception | None = None
+        while (upload := self._files.get()) is not _END:
+            self._wait_for_a_pause()
+            if failure is None and not self._abandoned:
+                started = time.perf_counter()
+                try:
+                    study.add(upload)
+                except Exception as exc:  # raised to the request by `finish`
+                    failure = exc
+                parse_s += time.perf_counter() - started
+            del upload
+        if self._abandoned:
+            return
+        prepared: PreparedStudy | None = None
+        if failure is None:
+            try:
+                started = time.perf_counter()
+                cine = study.finish()
+                del study
+                parse_ms = round((parse_s + time.perf_counter() - started) * 1000, 2)
+                prepared = preprocessed(cine, self._card, parse_ms)
+                del cine
+            except Exception as exc:
+                failure = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed (shutdown) meanwhile
+            self._loop.call_soon_threadsafe(self._settle, prepared, failure)
+
+    def _wait_for_a_pause(self) -> None:
+        """Sleep (without the GIL) while files keep coming in quick succession."""
+        while not self._ended:
+            quiet_s = time.perf_counter() - self._last_file_at
+            if quiet_s >= _QUIET_S:
+                return
+            time.sleep(_QUIET_S - quiet_s)
+
+    def _settle(self, prepared: PreparedStudy | None, failure: Exception | None) -> None:
+        if self._result.done():  # the request stopped waiting (its deadline passed)
+            return
+        if failure is not None:
+            self._result.set_exception(failure)
+        elif prepared is not None:
+            self._result.set_result(prepared)

@@ -1,0 +1,175 @@
+"""UploadIngestion: a study ingested file by file while its upload arrives gives what
+prepare_study gives on the whole upload, parses in the upload's pauses and not while files
+stream in back to back, frees its pixels in its worker, and stops when abandoned."""
+
+import asyncio
+import threading
+import time
+import weakref
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.config import IngestLimits
+from app.dicom.ingest import StudyFromUploads
+from app.dicom.sources import Upload
+from app.dicom.study import CineStudy
+from app.errors import CmrError, NotDicomError, TooManyFilesError
+from app.inference import engine, ingestion
+from app.inference.ingestion import UploadIngestion
+from app.model_card import ModelCard, load_model_card
+from app.synth.study import synthesize_study
+
+REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
+
+
+@pytest.fixture(scope="module")
+def card() -> ModelCard:
+    return load_model_card(REPOSITORY)
+
+
+@pytest.fixture(scope="module")
+def uploads(tmp_path_factory: pytest.TempPathFactory) -> list[Upload]:
+    study = synthesize_study("site_b", seed=5, index=2)
+    out = tmp_path_factory.mktemp("study")
+    return [(p.name, p.read_bytes()) for p in sorted(study.write(out))]
+
+
+def _ingest(uploads: list[Upload], card: ModelCard, limits: IngestLimits) -> engine.PreparedStudy:
+    async def run() -> engine.PreparedStudy:
+        ingestion = UploadIngestion(card, limits)
+        for upload in uploads:
+            ingestion.add(upload)
+            await asyncio.sleep(0)  # as the event loop between two multipart parts
+        return await ingestion.finish()
+
+    return asyncio.run(run())
+
+
+def test_gives_what_prepare_study_gives_on_the_whole_upload(
+    uploads: list[Upload], card: ModelCard
+) -> None:
+    streamed = _ingest(uploads, card, IngestLimits())
+    whole = engine.prepare_study(uploads, card, IngestLimits())
+    assert streamed.outline == whole.outline
+    for name in ("sax", "lax", "lax_present"):
+        np.testing.assert_array_equal(
+            getattr(streamed.model_input, name), getattr(whole.model_input, name)
+        )
+    assert streamed.timings_ms.keys() == {"parse", "preprocess"}
+    assert all(ms > 0 for ms in streamed.timings_ms.values())
+
+
+def test_the_pixels_are_freed_in_the_worker_thread(
+    uploads: list[Upload], card: ModelCard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    freed_in: list[str] = []
+    ingested: list[weakref.ref] = []
+    finish = StudyFromUploads.finish
+
+    def finish_and_watch(self: StudyFromUploads) -> CineStudy:
+        cine = finish(self)
+        for view in cine.views.values():
+            ingested.append(weakref.ref(view.pixels))
+            weakref.finalize(view.pixels, lambda: freed_in.append(threading.current_thread().name))
+        return cine
+
+    monkeypatch.setattr(StudyFromUploads, "finish", finish_and_watch)
+    _ingest(uploads, card, IngestLimits())
+    assert ingested and all(pixels() is None for pixels in ingested)
+    assert freed_in == ["ingest"] * len(ingested)
+
+
+def _watch_parsing(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """perf_counter() at the start of each file's parsing."""
+    parsed_at: list[float] = []
+    add = StudyFromUploads.add
+
+    def add_and_watch(self: StudyFromUploads, upload: Upload) -> None:
+        parsed_at.append(time.perf_counter())
+        add(self, upload)
+
+    monkeypatch.setattr(StudyFromUploads, "add", add_and_watch)
+    return parsed_at
+
+
+def test_files_are_parsed_in_the_uploads_pauses(
+    uploads: list[Upload], card: ModelCard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed_at = _watch_parsing(monkeypatch)
+    added_at: list[float] = []
+
+    async def run() -> None:
+        ingestion = UploadIngestion(card, IngestLimits())
+        for upload in uploads[:4]:
+            added_at.append(time.perf_counter())
+            ingestion.add(upload)
+            await asyncio.sleep(0.1)  # a slow link: the next file is still on its way
+        finish_at = time.perf_counter()
+        ingestion.add(uploads[4])
+        with pytest.raises(CmrError):  # five files are no study; the timing is the point
+            await ingestion.finish()
+        assert all(at < finish_at for at in parsed_at[:4])
+
+    asyncio.run(run())
+    assert len(parsed_at) == 5
+    assert all(added_at[i] < parsed_at[i] < added_at[i + 1] for i in range(3))
+
+
+def test_files_streaming_in_back_to_back_wait_for_the_body(
+    uploads: list[Upload], card: ModelCard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingestion, "_QUIET_S", 1.0)
+    parsed_at = _watch_parsing(monkeypatch)
+
+    async def run() -> float:
+        study = UploadIngestion(card, IngestLimits())
+        for upload in uploads:
+            study.add(upload)
+            await asyncio.sleep(0)  # the event loop reading the next part at once
+        await asyncio.sleep(0.3)
+        body_in_at = time.perf_counter()
+        await study.finish()
+        return body_in_at
+
+    body_in_at = asyncio.run(run())
+    assert len(parsed_at) == len(uploads)
+    assert parsed_at[0] > body_in_at  # none while the event loop was busy receiving
+
+
+@pytest.mark.parametrize(
+    ("limits", "spoil", "error"),
+    [
+        (IngestLimits(max_files=3), False, TooManyFilesError),
+        (IngestLimits(), True, NotDicomError),
+    ],
+)
+def test_errors_are_those_of_prepare_study_and_raised_by_finish(
+    uploads: list[Upload], card: ModelCard, limits: IngestLimits, spoil: bool, error: type
+) -> None:
+    sent = [(name, b"not a DICOM file") for name, _ in uploads[:5]] if spoil else uploads
+    with pytest.raises(error) as streamed:
+        _ingest(sent, card, limits)
+    with pytest.raises(error) as whole:
+        engine.prepare_study(sent, card, limits)
+    assert streamed.value.message == whole.value.message
+
+
+def test_an_abandoned_ingestion_stops_its_worker(uploads: list[Upload], card: ModelCard) -> None:
+    parsed: list[str] = []
+
+    async def run() -> None:
+        ingestion = UploadIngestion(card, IngestLimits())
+        for upload in uploads[:3]:
+            ingestion.add(upload)
+        ingestion.abandon()
+        ingestion.add(uploads[3])  # a part that completes after the request gave up
+        parsed.extend(t.name for t in threading.enumerate())
+
+    asyncio.run(run())
+    deadline = time.monotonic() + 10
+    while "ingest" in {t.name for t in threading.enumerate()} and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "ingest" in parsed  # it was running
+    assert "ingest" not in {t.name for t in threading.enumerate()}
