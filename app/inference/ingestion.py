@@ -1,8 +1,8 @@
 """Ingesting an upload while it is still arriving.
 
 The gateway hands every file of a study to one worker thread as soon as its multipart part is
-complete. The worker unpacks it (a zip) and parses its DICOM headers while the rest of the body
-streams in, so that this third of a study's CPU time overlaps the upload instead of following
+complete. The worker unpacks it (a zip) and reads its DICOM headers in the upload's pauses, so
+that this third of a study's CPU time overlaps an upload over a network instead of following
 it; once the body is in, `finish` selects the views, decodes and preprocesses in the same
 thread. The event loop only enqueues: it never parses, and never frees a study's pixels.
 """
@@ -25,6 +25,7 @@ _END = None  # the queue's last item: the body is in
 # busy: parsing then would only make it wait for the GIL, receiving as slowly as the worker
 # parses. A slower link leaves the loop idle between reads, and the worker fills those gaps.
 _QUIET_S = 0.0005
+_LONGEST_NAP_S = 0.008  # naps double while files keep coming, so a fast upload wakes it rarely
 
 
 class UploadIngestion:
@@ -38,7 +39,7 @@ class UploadIngestion:
         self._loop = asyncio.get_running_loop()
         self._result: asyncio.Future[PreparedStudy] = self._loop.create_future()
         self._abandoned = False
-        self._ended = False
+        self._body_in = threading.Event()
         self._last_file_at = time.perf_counter()
         worker = threading.Thread(
             target=self._work, args=(StudyFromUploads(limits),), name="ingest", daemon=True
@@ -61,8 +62,8 @@ class UploadIngestion:
         self._end()
 
     def _end(self) -> None:
-        if not self._ended:
-            self._ended = True
+        if not self._body_in.is_set():
+            self._body_in.set()
             self._files.put(_END)
 
     def _work(self, study: StudyFromUploads) -> None:
@@ -96,12 +97,13 @@ class UploadIngestion:
             self._loop.call_soon_threadsafe(self._settle, prepared, failure)
 
     def _wait_for_a_pause(self) -> None:
-        """Sleep (without the GIL) while files keep coming in quick succession."""
-        while not self._ended:
-            quiet_s = time.perf_counter() - self._last_file_at
-            if quiet_s >= _QUIET_S:
+        """Nap (without the GIL) while files keep coming in quick succession; the body's end
+        wakes it at once."""
+        nap_s = _QUIET_S
+        while time.perf_counter() - self._last_file_at < _QUIET_S:
+            if self._body_in.wait(nap_s):
                 return
-            time.sleep(_QUIET_S - quiet_s)
+            nap_s = min(2 * nap_s, _LONGEST_NAP_S)
 
     def _settle(self, prepared: PreparedStudy | None, failure: Exception | None) -> None:
         if self._result.done():  # the request stopped waiting (its deadline passed)
