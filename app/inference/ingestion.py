@@ -1,10 +1,10 @@
 """Ingesting an upload while it is still arriving.
 
 The gateway hands every file of a study to one worker thread as soon as its multipart part is
-complete. The worker unpacks it (a zip) and reads its DICOM headers in the upload's pauses, so
-that this third of a study's CPU time overlaps an upload over a network instead of following
-it; once the body is in, `finish` selects the views, decodes and preprocesses in the same
-thread. The event loop only enqueues: it never parses, and never frees a study's pixels.
+complete. The worker unpacks it (a zip) and reads its DICOM headers in the pauses of a slow
+upload, so that this third of a study's CPU time overlaps an upload over a network instead of
+following it; once the body is in, `finish` selects the views, decodes and preprocesses in the
+same thread. The event loop only enqueues: it never parses, and never frees a study's pixels.
 """
 
 import asyncio
@@ -20,10 +20,13 @@ from app.inference.engine import PreparedStudy, preprocessed
 from app.model_card import ModelCard
 
 _END = None  # the queue's last item: the body is in
-# The worker parses a file only once no new file has come for this long (or the body is in).
-# A client sending faster than the event loop can read (a fast LAN, loopback) keeps the loop
-# busy: parsing then would only make it wait for the GIL, receiving as slowly as the worker
-# parses. A slower link leaves the loop idle between reads, and the worker fills those gaps.
+# The worker parses a file only while the upload arrives slower than the event loop reads it
+# (about 650 MB/s here: bench/bench_upload.py), and only once no new file has come for a
+# moment. A faster client (loopback, a fast LAN) keeps the loop busy: parsing beside it made
+# the loop wait for the GIL at every read, receiving no faster than the worker parsed. Over a
+# slower link the loop idles between reads, and the worker fills those gaps.
+_SLOW_BYTES_PER_S = 250e6
+_RATE_SAMPLE_BYTES = 4 * 1024 * 1024  # judged once this much has come
 _QUIET_S = 0.0005
 _LONGEST_NAP_S = 0.008  # naps double while files keep coming, so a fast upload wakes it rarely
 
@@ -40,14 +43,15 @@ class UploadIngestion:
         self._result: asyncio.Future[PreparedStudy] = self._loop.create_future()
         self._abandoned = False
         self._body_in = threading.Event()
-        self._last_file_at = time.perf_counter()
-        worker = threading.Thread(
-            target=self._work, args=(StudyFromUploads(limits),), name="ingest", daemon=True
-        )
+        self._started_at = self._last_file_at = time.perf_counter()
+        self._bytes_in = 0
+        self._limits = limits
+        worker = threading.Thread(target=self._work, name="ingest", daemon=True)
         worker.start()
 
     def add(self, upload: Upload) -> None:
         self._last_file_at = time.perf_counter()
+        self._bytes_in += len(upload[1])
         self._files.put(upload)
 
     async def finish(self) -> PreparedStudy:
@@ -66,8 +70,10 @@ class UploadIngestion:
             self._body_in.set()
             self._files.put(_END)
 
-    def _work(self, study: StudyFromUploads) -> None:
-        """The worker thread: the study's bytes, datasets and pixels are freed here."""
+    def _work(self) -> None:
+        """The worker thread: the study's bytes, datasets and pixels are freed here, each as
+        soon as it is no longer needed (only this frame holds them)."""
+        study = StudyFromUploads(self._limits)
         parse_s = 0.0
         failure: Exception | None = None
         while (upload := self._files.get()) is not _END:
@@ -93,17 +99,26 @@ class UploadIngestion:
                 del cine
             except Exception as exc:
                 failure = exc
+        else:
+            del study  # `failure`'s traceback holds this frame
         with contextlib.suppress(RuntimeError):  # the loop closed (shutdown) meanwhile
             self._loop.call_soon_threadsafe(self._settle, prepared, failure)
 
     def _wait_for_a_pause(self) -> None:
-        """Nap (without the GIL) while files keep coming in quick succession; the body's end
-        wakes it at once."""
+        """Nap (without the GIL) until the upload is known to be slow and pauses, or the body
+        is in (which wakes it at once)."""
         nap_s = _QUIET_S
-        while time.perf_counter() - self._last_file_at < _QUIET_S:
+        while not self._pausing_slow_upload():
             if self._body_in.wait(nap_s):
                 return
             nap_s = min(2 * nap_s, _LONGEST_NAP_S)
+
+    def _pausing_slow_upload(self) -> bool:
+        last_file_at, n_bytes = self._last_file_at, self._bytes_in
+        slow = n_bytes >= _RATE_SAMPLE_BYTES and (
+            n_bytes < _SLOW_BYTES_PER_S * (last_file_at - self._started_at)
+        )
+        return slow and time.perf_counter() - last_file_at >= _QUIET_S
 
     def _settle(self, prepared: PreparedStudy | None, failure: Exception | None) -> None:
         if self._result.done():  # the request stopped waiting (its deadline passed)

@@ -1,6 +1,6 @@
 """UploadIngestion: a study ingested file by file while its upload arrives gives what
-prepare_study gives on the whole upload, parses in the upload's pauses and not while files
-stream in back to back, frees its pixels in its worker, and stops when abandoned."""
+prepare_study gives on the whole upload, parses in a slow upload's pauses and not during a fast
+upload, frees its pixels in its worker, and stops when abandoned."""
 
 import asyncio
 import threading
@@ -94,9 +94,10 @@ def _watch_parsing(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return parsed_at
 
 
-def test_files_are_parsed_in_the_uploads_pauses(
+def test_files_of_a_slow_upload_are_parsed_in_its_pauses(
     uploads: list[Upload], card: ModelCard, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(ingestion, "_RATE_SAMPLE_BYTES", 1)  # judge the rate on a few files
     parsed_at = _watch_parsing(monkeypatch)
     added_at: list[float] = []
 
@@ -117,10 +118,11 @@ def test_files_are_parsed_in_the_uploads_pauses(
     assert all(added_at[i] < parsed_at[i] < added_at[i + 1] for i in range(3))
 
 
-def test_files_streaming_in_back_to_back_wait_for_the_body(
+def test_files_of_a_fast_upload_wait_for_the_body(
     uploads: list[Upload], card: ModelCard, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingestion, "_QUIET_S", 1.0)
+    # 22 MB handed over in well under a second even on a slow machine: a fast upload
+    monkeypatch.setattr(ingestion, "_SLOW_BYTES_PER_S", 20e6)
     parsed_at = _watch_parsing(monkeypatch)
 
     async def run() -> float:
@@ -128,7 +130,7 @@ def test_files_streaming_in_back_to_back_wait_for_the_body(
         for upload in uploads:
             study.add(upload)
             await asyncio.sleep(0)  # the event loop reading the next part at once
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # a pause after a fast upload: still no parsing
         body_in_at = time.perf_counter()
         await study.finish()
         return body_in_at
