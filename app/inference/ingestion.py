@@ -1,10 +1,13 @@
 """Ingesting an upload while it is still arriving.
 
-The gateway hands every file of a study to one worker thread as soon as its multipart part is
-complete. The worker unpacks it (a zip) and reads its DICOM headers in the pauses of a slow
-upload, so that this third of a study's CPU time overlaps an upload over a network instead of
-following it; once the body is in, `finish` selects the views, decodes and preprocesses in the
-same thread. The event loop only enqueues: it never parses, and never frees a study's pixels.
+The multipart reader hands every file of a study over as soon as its part is complete. Once
+the upload proves slower than the event loop reads (a network link), a worker thread unpacks
+each file (a zip) and reads its DICOM headers in the upload's pauses, so that this third of a
+study's CPU time overlaps the transfer instead of following it. A fast upload (loopback, a
+fast LAN) keeps the event loop busy, so its files wait for the body: parsing beside the loop
+made it wait for the GIL at every read. Once the body is in, `finish` selects the views,
+decodes and preprocesses in the worker. The event loop only enqueues: it never parses, and
+never frees a study's pixels.
 """
 
 import asyncio
@@ -20,21 +23,20 @@ from app.inference.engine import PreparedStudy, preprocessed
 from app.model_card import ModelCard
 
 _END = None  # the queue's last item: the body is in
-# The worker parses a file only while the upload arrives slower than the event loop reads it
-# (about 650 MB/s here: bench/bench_upload.py), and only once no new file has come for a
-# moment. A faster client (loopback, a fast LAN) keeps the loop busy: parsing beside it made
-# the loop wait for the GIL at every read, receiving no faster than the worker parsed. Over a
-# slower link the loop idles between reads, and the worker fills those gaps.
+# An upload is slow when it arrives under this rate (the event loop reads about 650 MB/s here:
+# bench/bench_upload.py), judged once this much of it has come.
 _SLOW_BYTES_PER_S = 250e6
-_RATE_SAMPLE_BYTES = 4 * 1024 * 1024  # judged once this much has come
+_RATE_SAMPLE_BYTES = 4 * 1024 * 1024
+# The worker parses a file once no new one has come for this long, or the body is in.
 _QUIET_S = 0.0005
-_LONGEST_NAP_S = 0.008  # naps double while files keep coming, so a fast upload wakes it rarely
+_LONGEST_NAP_S = 0.008  # naps double while files keep coming
 
 
 class UploadIngestion:
-    """One study's ingestion in its own worker thread. Call `add` for each uploaded file in
-    the order sent, then `finish` once; `abandon` when the request ends without finishing
-    (a refused upload, a bad field, a timeout), so the worker drops what is left."""
+    """One study's ingestion in a worker thread, started once the upload proves slow or at
+    `finish`. Call `add` for each uploaded file in the order sent, then `finish` once;
+    `abandon` when the request ends without finishing (a refused upload, a bad field, a
+    timeout), so the worker drops what is left."""
 
     def __init__(self, card: ModelCard, limits: IngestLimits) -> None:
         self._card = card
@@ -46,19 +48,33 @@ class UploadIngestion:
         self._started_at = self._last_file_at = time.perf_counter()
         self._bytes_in = 0
         self._limits = limits
-        worker = threading.Thread(target=self._work, name="ingest", daemon=True)
-        worker.start()
+        self._working = False
 
     def add(self, upload: Upload) -> None:
         self._last_file_at = time.perf_counter()
         self._bytes_in += len(upload[1])
         self._files.put(upload)
+        if not self._working and self._slow_upload():
+            self._start_worker()
 
     async def finish(self) -> PreparedStudy:
         """The prepared study, once every file added is ingested. Raises the data layer's
         CmrErrors (the first one met), as `load_study` on the same uploads would."""
         self._end()
+        if not self._working:
+            self._start_worker()
         return await self._result
+
+    def _start_worker(self) -> None:
+        """A thread of the loop's executor, as asyncio.to_thread uses: a fast upload costs
+        nothing while it arrives."""
+        self._working = True
+        self._loop.run_in_executor(None, self._work)
+
+    def _slow_upload(self) -> bool:
+        n_bytes = self._bytes_in
+        elapsed_s = self._last_file_at - self._started_at
+        return n_bytes >= _RATE_SAMPLE_BYTES and n_bytes < _SLOW_BYTES_PER_S * elapsed_s
 
     def abandon(self) -> None:
         """Stop ingesting: files not yet parsed are dropped and no result is made."""
@@ -105,20 +121,13 @@ class UploadIngestion:
             self._loop.call_soon_threadsafe(self._settle, prepared, failure)
 
     def _wait_for_a_pause(self) -> None:
-        """Nap (without the GIL) until the upload is known to be slow and pauses, or the body
-        is in (which wakes it at once)."""
+        """Nap (without the GIL) until no new file has come for a moment, or the body is in
+        (which wakes it at once)."""
         nap_s = _QUIET_S
-        while not self._pausing_slow_upload():
+        while time.perf_counter() - self._last_file_at < _QUIET_S:
             if self._body_in.wait(nap_s):
                 return
             nap_s = min(2 * nap_s, _LONGEST_NAP_S)
-
-    def _pausing_slow_upload(self) -> bool:
-        last_file_at, n_bytes = self._last_file_at, self._bytes_in
-        slow = n_bytes >= _RATE_SAMPLE_BYTES and (
-            n_bytes < _SLOW_BYTES_PER_S * (last_file_at - self._started_at)
-        )
-        return slow and time.perf_counter() - last_file_at >= _QUIET_S
 
     def _settle(self, prepared: PreparedStudy | None, failure: Exception | None) -> None:
         if self._result.done():  # the request stopped waiting (its deadline passed)
