@@ -37,7 +37,7 @@ class ReceivedUpload:
 
     form: StudyForm
     ingestion: UploadIngestion
-    receive_ms: float  # reading the body (the files' ingestion overlapped it)
+    receive_ms: float  # reading the body (a slow upload's files are ingested meanwhile)
 
 
 @asynccontextmanager
