@@ -95,27 +95,34 @@ def _watch_parsing(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return parsed_at
 
 
+async def _feed_slowly(study: UploadIngestion, uploads: list[Upload]) -> list[float]:
+    """Each file 0.1 s after the last, as over a slow link; when each was handed over."""
+    added_at = []
+    for upload in uploads:
+        await asyncio.sleep(0.1)  # the file is still on its way
+        added_at.append(time.perf_counter())
+        study.add(upload)
+    await asyncio.sleep(0.1)
+    return added_at
+
+
 def test_files_of_a_slow_upload_are_parsed_in_its_pauses(
     uploads: list[Upload], card: ModelCard, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ingestion, "_RATE_SAMPLE_BYTES", 1)  # judge the rate on a few files
     parsed_at = _watch_parsing(monkeypatch)
-    added_at: list[float] = []
 
-    async def run() -> None:
-        ingestion = UploadIngestion(card, IngestLimits())
-        for upload in uploads[:4]:
-            await asyncio.sleep(0.1)  # a slow link: the file is still on its way
-            added_at.append(time.perf_counter())
-            ingestion.add(upload)
-        await asyncio.sleep(0.1)
+    async def run() -> list[float]:
+        study = UploadIngestion(card, IngestLimits())
+        added_at = await _feed_slowly(study, uploads[:4])
         finish_at = time.perf_counter()
-        ingestion.add(uploads[4])
+        study.add(uploads[4])
         with pytest.raises(CmrError):  # five files are no study; the timing is the point
-            await ingestion.finish()
+            await study.finish()
         assert all(at < finish_at for at in parsed_at[:4])
+        return added_at
 
-    asyncio.run(run())
+    added_at = asyncio.run(run())
     assert len(parsed_at) == 5
     assert all(added_at[i] < parsed_at[i] < added_at[i + 1] for i in range(3))
 
@@ -164,17 +171,16 @@ def test_an_abandoned_ingestion_parses_no_more(
     uploads: list[Upload], card: ModelCard, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ingestion, "_RATE_SAMPLE_BYTES", 1)
+    monkeypatch.setattr(ingestion, "_QUIET_S", 0.05)  # a burst never looks like a pause
     parsed_at = _watch_parsing(monkeypatch)
 
     async def run() -> None:
         study = UploadIngestion(card, IngestLimits())
-        for upload in uploads[:3]:
-            await asyncio.sleep(0.1)  # slow: the worker parses them as they come
+        await _feed_slowly(study, uploads[:3])  # parsed as they come
+        for upload in uploads[3:8]:  # a burst: the worker waits for a pause
             study.add(upload)
-        await asyncio.sleep(0.1)
         study.abandon()  # the request gave up (a bad field, its deadline)
-        study.add(uploads[3])  # a part that completes after that
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.3)
 
     asyncio.run(run())
-    assert len(parsed_at) == 3
+    assert len(parsed_at) == 3  # the worker woke at the body's end and dropped the burst
