@@ -149,11 +149,8 @@ class _PartCollector:
         # python-multipart hands out slices of the immutable chunk it was given (or of the
         # boundary), so views of them stay valid until the part is joined.
         self._size += end - start
-        if (
-            self._study_file is None
-            and self.form.parts[-1].filename is None
-            and (self._size > MAX_FIELD_BYTES)
-        ):
+        is_text_field = self._study_file is None and self.form.parts[-1].filename is None
+        if is_text_field and self._size > MAX_FIELD_BYTES:
             raise InvalidUploadError(f"a text field is limited to {MAX_FIELD_BYTES} bytes")
         self._pieces.append(memoryview(data)[start:end])
 
