@@ -2,14 +2,18 @@
 
 1. Overhead: POST /v1/diagnose of a 12-slice x 25-phase study (300 SAX + 25 4-chamber files)
    on a real uvicorn process over a kept-alive connection, next to ingest + preprocess + encode
-   + score run directly in this process; runs interleaved. Target: gateway overhead < 15 % of
-   the direct sum, as the ratio of the medians, with its 95 % bootstrap interval; the median
-   of the ratios of neighbouring runs is printed too (it cancels the drift of a shared
-   machine's speed). The client encodes the multipart body once, outside the timed span:
-   building it is the client's work, not the gateway's (bench_upload.py reports what it
-   costs). It sends the body with the standard library's http.client, which hands it to the
-   socket as is; httpx's sync client copies a 43 MB body once more before sending, which is
-   the client's cost, printed alongside.
+   + score run directly in-process; runs interleaved. Each process runs at its own speed on
+   a shared machine (two gateway processes of the same code came out 5.6 % apart), so the
+   runs are spread over `--processes` pairs of processes, each a gateway and an in-process
+   side launched and settled alike, taking turns. Target: gateway overhead < 15 % of the
+   direct sum, as the ratio of the pooled medians, with its 95 % bootstrap interval (process
+   pairs resampled, then runs within them) and each pair's own figure; the median of the
+   ratios of neighbouring runs is printed too (it cancels the drift of the machine's speed).
+   The client encodes the multipart body once, outside the timed span: building it is the
+   client's work, not the gateway's (bench_upload.py reports what it costs). It sends the
+   body with the standard library's http.client, which hands it to the socket as is; httpx's
+   sync client copies a 43 MB body once more before sending, which is the client's cost,
+   printed alongside.
    Then the same POST from a client paced at 1 Gbit/s (a hospital LAN): the gateway ingests
    each file while the rest of the upload arrives, so what is left after the upload's last
    byte is printed next to the in-process sum.
@@ -21,10 +25,12 @@
    dynamic batching under 8 concurrent video requests (batch size from its metrics).
 
 This process re-executes itself with the server's memory settings (SERVING_MEMORY_ENV: glibc
-malloc thresholds, no numpy huge pages) and settles its in-process side as the server settles
-after startup (garbage-collector freeze, GIL switch interval), so both sides run alike.
+malloc thresholds, no numpy huge pages), which its in-process children inherit; they settle as
+the server settles after startup (garbage-collector freeze, GIL switch interval), so both
+sides run alike.
 
-    python bench/bench_gateway.py [--repeats 61] [--duration 60] [--backends embedded,triton]
+    python bench/bench_gateway.py [--repeats 61] [--processes 4] [--duration 60]
+                                  [--backends embedded,triton]
 
 Needs `app` importable (Makefile `bench` target) and, for Triton, `.venv-triton` (make triton-up).
 """
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import statistics
 import sys
@@ -40,7 +47,9 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from http.client import HTTPConnection
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import httpx
@@ -190,45 +199,119 @@ async def load_phase(server: LiveServer, files: Files, clients: int, duration_s:
     }
 
 
-def overhead(files: Files, backend_env: dict[str, str], repeats: int, log: Path) -> dict:
+def in_process_worker(connection: Connection, files: Files, backend_env: dict[str, str]) -> None:
+    """A child process: the in-process sum, once per message received, its seconds sent back.
+    Launched, warmed and settled as a gateway process is, so that both sides carry the same
+    process-to-process spread."""
     settings = ServingSettings(**backend_env)  # type: ignore[arg-type]
     engine = InferenceEngine.from_settings(settings)
     scoring = ScoringSet.shipped(engine.condition_sets[DEFAULT_SETS["exclusive"]])
-    server = start_live_server(log, backend_env)
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(engine.start())
+    loop.run_until_complete(engine.ready())
+    with settled_for_serving(settings.gil_switch_interval_ms):  # as the server after startup
+        loop.run_until_complete(direct_once(engine, files, scoring))  # warm-up
+        connection.send("ready")
+        while connection.recv():
+            connection.send(loop.run_until_complete(direct_once(engine, files, scoring)))
+    loop.run_until_complete(engine.close())
+
+
+class InProcessSide:
+    """The in-process sum in its own process (`in_process_worker`)."""
+
+    def __init__(self, files: Files, backend_env: dict[str, str]) -> None:
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter, as a gateway
+        self.connection, child = context.Pipe()
+        self.process = context.Process(
+            target=in_process_worker, args=(child, files, backend_env), daemon=True
+        )
+        self.process.start()
+        if self.connection.recv() != "ready":
+            raise RuntimeError("the in-process side did not start")
+
+    def run_once(self) -> float:
+        self.connection.send(True)
+        return self.connection.recv()
+
+    def close(self) -> None:
+        self.connection.send(False)
+        self.process.join(timeout=30)
+
+
+@dataclass
+class ProcessPair:
+    """One gateway process and one in-process side, measured in turns."""
+
+    server: LiveServer
+    direct: InProcessSide
+    lean: HTTPConnection
+    http: httpx.Client
+    runs: dict[str, list[float]] = field(
+        default_factory=lambda: {"direct": [], "lean": [], "httpx": []}
+    )
+
+    @classmethod
+    def start(cls, files: Files, backend_env: dict[str, str], log: Path) -> ProcessPair:
+        # Its connections wait while the other pairs take their turns.
+        server = start_live_server(log, backend_env, keep_alive_s=600)
+        url = httpx.URL(server.url)
+        return cls(
+            server,
+            InProcessSide(files, backend_env),
+            HTTPConnection(url.host, url.port, timeout=120),
+            httpx.Client(base_url=server.url, headers=server.headers, timeout=120),
+        )
+
+    def close(self) -> None:
+        self.lean.close()
+        self.http.close()
+        self.direct.close()
+        self.server.process.terminate()
+        self.server.process.wait(timeout=10)
+
+
+def overhead(
+    files: Files, backend_env: dict[str, str], repeats: int, processes: int, log_dir: Path
+) -> dict:
+    """`repeats` runs of each side spread over `processes` pairs of processes, in turns."""
     body, body_headers = multipart_body(dicom_parts(files))
-    runs: dict[str, list[float]] = {"direct": [], "lean": [], "httpx": []}
+    log_dir.mkdir(exist_ok=True)
+    pairs: list[ProcessPair] = []
     paced: list[tuple[float, float]] = []
-    url = httpx.URL(server.url)
-    lean = HTTPConnection(url.host, url.port, timeout=120)
-    lean_headers = {**server.headers, **body_headers}
-    paced_headers = {**lean_headers, "content-length": str(len(body))}
     try:
-        loop = asyncio.new_event_loop()
-        loop.run_until_complete(engine.start())
-        loop.run_until_complete(engine.ready())
-        with (
-            settled_for_serving(settings.gil_switch_interval_ms),  # as the server after startup
-            httpx.Client(base_url=server.url, headers=server.headers, timeout=120) as http,
-        ):
-            loop.run_until_complete(direct_once(engine, files, scoring))  # warm-up
-            http_once(http, body, body_headers)
-            lean_http_once(lean, body, lean_headers)
-            for _ in range(repeats):
-                runs["direct"].append(loop.run_until_complete(direct_once(engine, files, scoring)))
-                runs["lean"].append(lean_http_once(lean, body, lean_headers))
-                runs["httpx"].append(http_once(http, body, body_headers))
-            for _ in range(max(11, repeats // 4)):
-                paced.append(paced_http_once(lean, body, paced_headers, LAN_BYTES_PER_S))
-        loop.run_until_complete(engine.close())
+        for k in range(processes):
+            pairs.append(ProcessPair.start(files, backend_env, log_dir / f"gateway-{k}.log"))
+        lean_headers = [{**pair.server.headers, **body_headers} for pair in pairs]
+        paced_headers = [{**headers, "content-length": str(len(body))} for headers in lean_headers]
+        for pair, headers in zip(pairs, lean_headers, strict=True):  # warm-up
+            http_once(pair.http, body, body_headers)
+            lean_http_once(pair.lean, body, headers)
+        for run in range(repeats):
+            pair = pairs[run % processes]
+            pair.runs["direct"].append(pair.direct.run_once())
+            pair.runs["lean"].append(lean_http_once(pair.lean, body, lean_headers[run % processes]))
+            pair.runs["httpx"].append(http_once(pair.http, body, body_headers))
+        for run in range(max(11, repeats // 4)):
+            pair, headers = pairs[run % processes], paced_headers[run % processes]
+            paced.append(paced_http_once(pair.lean, body, headers, LAN_BYTES_PER_S))
     finally:
-        lean.close()
-        server.process.terminate()
-        server.process.wait(timeout=10)
+        for pair in pairs:
+            pair.close()
+    runs = {
+        side: [t for pair in pairs for t in pair.runs[side]] for side in ("direct", "lean", "httpx")
+    }
     paired = [h / d for h, d in zip(runs["lean"], runs["direct"], strict=True)]
-    low, high = overhead_interval(runs["lean"], runs["direct"])
+    low, high = overhead_interval(
+        [p.runs["lean"] for p in pairs], [p.runs["direct"] for p in pairs]
+    )
     return {
         "share_low": low,
         "share_high": high,
+        "per_pair": [
+            statistics.median(p.runs["lean"]) / statistics.median(p.runs["direct"]) - 1
+            for p in pairs
+        ],
         "direct_p50": statistics.median(runs["direct"]),
         "direct_p95": percentile(runs["direct"], 95),
         "http_p50": statistics.median(runs["lean"]),
@@ -241,16 +324,22 @@ def overhead(files: Files, backend_env: dict[str, str], repeats: int, log: Path)
 
 
 def overhead_interval(
-    gateway: list[float], direct: list[float], draws: int = 4000
+    gateway: list[list[float]], direct: list[list[float]], draws: int = 4000
 ) -> tuple[float, float]:
-    """95 % bootstrap interval of the overhead (ratio of the medians, minus one). Runs are
-    resampled in their interleaved pairs, which share the machine's state at the time."""
+    """95 % bootstrap interval of the overhead (ratio of the pooled medians, minus one). Two
+    levels, as the runs were made: process pairs are resampled (each process runs at its own
+    speed on a shared machine), then runs within each pair, in their interleaved pairs."""
     rng = np.random.default_rng(0)
-    picks = rng.integers(0, len(gateway), size=(draws, len(gateway)))
-    ratios = np.median(np.asarray(gateway)[picks], axis=1) / np.median(
-        np.asarray(direct)[picks], axis=1
-    )
-    low, high = np.percentile(ratios - 1, [2.5, 97.5])
+    overheads = np.empty(draws)
+    for draw in range(draws):
+        picked_gateway, picked_direct = [], []
+        for k in rng.integers(0, len(gateway), size=len(gateway)):
+            picks = rng.integers(0, len(gateway[k]), size=len(gateway[k]))
+            picked_gateway.append(np.asarray(gateway[k])[picks])
+            picked_direct.append(np.asarray(direct[k])[picks])
+        ratio = np.median(np.concatenate(picked_gateway)) / np.median(np.concatenate(picked_direct))
+        overheads[draw] = ratio - 1
+    low, high = np.percentile(overheads, [2.5, 97.5])
     return float(low), float(high)
 
 
@@ -265,6 +354,8 @@ def report_overhead(backend: str, figures: dict) -> None:
         f"{figures['paired_share'] * 100:+.1f} %; with httpx as the client p50 "
         f"{figures['httpx_p50'] * 1000:7.1f} ms"
     )
+    per_pair = ", ".join(f"{share * 100:+.1f}" for share in figures["per_pair"])
+    print(f"{backend:9s} overhead of each process pair: {per_pair} %")
     print(
         f"{backend:9s} POST from a client paced at {LAN_BYTES_PER_S * 8 / 1e9:g} Gbit/s: p50 "
         f"{figures['paced_p50'] * 1000:7.1f} ms, of which {figures['paced_after_p50'] * 1000:7.1f}"
@@ -342,6 +433,7 @@ def main() -> None:
     with_serving_memory_settings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=61)
+    parser.add_argument("--processes", type=int, default=4, help="process pairs per backend")
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--backends", default="embedded,triton")
     args = parser.parse_args()
@@ -366,7 +458,7 @@ def main() -> None:
             results = {}
             for backend in backends:
                 results[backend] = overhead(
-                    files, envs[backend], args.repeats, work / f"{backend}.log"
+                    files, envs[backend], args.repeats, args.processes, work / backend
                 )
                 report_overhead(backend, results[backend])
             if {"triton", "embedded"} <= results.keys():

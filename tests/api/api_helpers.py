@@ -68,11 +68,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_live_server(log_path: Path, env: dict[str, str]) -> LiveServer:
-    """The real gateway: uvicorn in its own process on a free loopback port."""
+def start_live_server(
+    log_path: Path, env: dict[str, str], keep_alive_s: int | None = None
+) -> LiveServer:
+    """The real gateway: uvicorn in its own process on a free loopback port; `keep_alive_s`
+    replaces uvicorn's 5 s keep-alive timeout (a client that pauses longer between requests
+    on one connection)."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "app.api.main:app", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", "1", "--no-access-log"]
+    if keep_alive_s is not None:
+        command += ["--timeout-keep-alive", str(keep_alive_s)]
     full_env = {**os.environ, **{f"CMR_{k.upper()}": v for k, v in env.items()}}
     full_env["CMR_MODEL_REPOSITORY"] = str(PROJECT_ROOT / "model_repository")
     full_env.update(SERVING_MEMORY_ENV)  # as `make serve` and the image run it
