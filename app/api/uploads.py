@@ -1,6 +1,6 @@
 """Reading a study upload: the multipart form of /v1/diagnose, /v1/embed/study and friends.
 
-The body is streamed straight into python-multipart's parser rather than through Starlette's
+The body is streamed through `MultipartSplitter` (app/api/multipart.py) rather than Starlette's
 `request.form()`: every part's bytes are kept as zero-copy views of the received chunks and
 joined once, where Starlette copies each part through a spooled temporary file and again on
 `read()` (bench/bench_upload.py: 325 DICOM parts, 43 MB). Each file of the study is handed on
@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastapi import Request
-from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import parse_options_header
 
+from app.api.multipart import MultipartSplitter, MultipartSyntaxError
 from app.config import ServingSettings
 from app.dicom.sources import Upload
 from app.errors import (
@@ -80,48 +80,26 @@ class StudyForm:
 
 
 class _PartCollector:
-    """python-multipart callbacks that assemble the parts and enforce the caps."""
+    """Assembles the split parts (a `PartHandler`) and enforces the caps."""
 
     def __init__(self, max_files: int, on_file: Callable[[Upload], None]):
         self.form = StudyForm()
         self.max_files = max_files
         self.on_file = on_file
         self._study_file: str | None = None  # the filename while a part of `files` is read
+        self._text_field = False  # a text field's part is being read
         self.files = self.fields = self.study_files = 0
-        self.complete = False
-        self._header_field: list[bytes] = []
-        self._header_value: list[bytes] = []
-        self._disposition = b""
         self._pieces: list[memoryview] = []
         self._size = 0
 
-    def callbacks(self) -> dict:
-        return {
-            "on_part_begin": self._part_begin,
-            "on_header_field": lambda data, start, end: self._header_field.append(data[start:end]),
-            "on_header_value": lambda data, start, end: self._header_value.append(data[start:end]),
-            "on_header_end": self._header_end,
-            "on_headers_finished": self._headers_finished,
-            "on_part_data": self._part_data,
-            "on_part_end": self._part_end,
-            "on_end": self._end,
-        }
-
-    def _part_begin(self) -> None:
-        self._disposition = b""
-        self._pieces, self._size = [], 0
-
-    def _header_end(self) -> None:
-        if b"".join(self._header_field).strip().lower() == b"content-disposition":
-            self._disposition = b"".join(self._header_value)
-        self._header_field, self._header_value = [], []
-
-    def _headers_finished(self) -> None:
-        kind, options = parse_options_header(self._disposition)
+    def part_headers(self, block: bytes) -> None:
+        kind, options = parse_options_header(_content_disposition(block))
         name = options.get(b"name")
         if kind != b"form-data" or name is None:
             raise InvalidUploadError("a multipart part without `Content-Disposition: form-data`")
+        self._pieces, self._size = [], 0
         filename = options.get(b"filename")
+        self._text_field = filename is None
         if filename is None:
             if name == b"files":
                 raise InvalidUploadError("`files` parts must be files, not text fields")
@@ -145,16 +123,13 @@ class _PartCollector:
             )
         )
 
-    def _part_data(self, data: bytes, start: int, end: int) -> None:
-        # python-multipart hands out slices of the immutable chunk it was given (or of the
-        # boundary), so views of them stay valid until the part is joined.
-        self._size += end - start
-        is_text_field = self._study_file is None and self.form.parts[-1].filename is None
-        if is_text_field and self._size > MAX_FIELD_BYTES:
+    def part_data(self, data: memoryview) -> None:
+        self._size += len(data)
+        if self._text_field and self._size > MAX_FIELD_BYTES:
             raise InvalidUploadError(f"a text field is limited to {MAX_FIELD_BYTES} bytes")
-        self._pieces.append(memoryview(data)[start:end])
+        self._pieces.append(data)
 
-    def _part_end(self) -> None:
+    def part_end(self) -> None:
         data, self._pieces = b"".join(self._pieces), []
         if self._study_file is None:
             self.form.parts[-1].data = data
@@ -162,8 +137,16 @@ class _PartCollector:
             self.on_file((self._study_file, data))
             self._study_file = None
 
-    def _end(self) -> None:
-        self.complete = True
+
+def _content_disposition(block: bytes) -> bytes:
+    """The Content-Disposition value in a part's header block (b"" if absent)."""
+    for line in block.split(b"\r\n"):
+        name, colon, value = line.partition(b":")
+        if not colon:
+            raise InvalidUploadError("unreadable multipart body: a part header without a colon")
+        if name.strip().lower() == b"content-disposition":
+            return value.strip()
+    return b""
 
 
 async def read_form(
@@ -179,14 +162,13 @@ async def read_form(
     if not boundary:
         raise InvalidUploadError("unreadable multipart body: the boundary is missing")
     collector = _PartCollector(settings.max_upload_files, on_file)
-    parser = MultipartParser(boundary, collector.callbacks())
     try:
+        splitter = MultipartSplitter(boundary, collector)
         async for chunk in request.stream():
-            parser.write(chunk)
-        parser.finalize()
-    except MultipartParseError as exc:
+            splitter.feed(chunk)
+    except MultipartSyntaxError as exc:
         raise InvalidUploadError(f"unreadable multipart body: {exc}") from None
-    if not collector.complete:
+    if not splitter.complete:
         raise InvalidUploadError("unreadable multipart body: it ends before its closing boundary")
     if collector.study_files == 0:
         raise NoFilesError("no `files` in the upload: send the study's DICOM files or a .zip")
