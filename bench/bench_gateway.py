@@ -8,7 +8,9 @@
    side launched and settled alike, taking turns. Target: gateway overhead < 15 % of the
    direct sum, as the ratio of the pooled medians, with its 95 % bootstrap interval (process
    pairs resampled, then runs within them) and each pair's own figure; the median of the
-   ratios of neighbouring runs is printed too (it cancels the drift of the machine's speed).
+   ratios of neighbouring runs is printed too (it cancels the drift of the machine's speed),
+   and where the time goes: the stages the gateway reports (`timings_ms`) next to the same
+   stages in-process.
    The client encodes the multipart body once, outside the timed span: building it is the
    client's work, not the gateway's (bench_upload.py reports what it costs). It sends the
    body with the standard library's http.client, which hands it to the socket as is; httpx's
@@ -29,7 +31,7 @@ malloc thresholds, no numpy huge pages), which its in-process children inherit; 
 the server settles after startup (garbage-collector freeze, GIL switch interval), so both
 sides run alike.
 
-    python bench/bench_gateway.py [--repeats 61] [--processes 4] [--duration 60]
+    python bench/bench_gateway.py [--repeats 96] [--processes 8] [--duration 60]
                                   [--backends embedded,triton]
 
 Needs `app` importable (Makefile `bench` target) and, for Triton, `.venv-triton` (make triton-up).
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import os
 import statistics
@@ -80,12 +83,21 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-async def direct_once(engine: InferenceEngine, files: Files, scoring: ScoringSet) -> float:
+Stages = dict[str, float]  # milliseconds by stage, as a diagnosis response's `timings_ms`
+
+
+async def direct_once(
+    engine: InferenceEngine, files: Files, scoring: ScoringSet
+) -> tuple[float, Stages]:
+    """Seconds of ingest + preprocess + encode + score, and the stages' milliseconds."""
     started = time.perf_counter()
     prepared = await engine.prepare(files)
     embeddings = await engine.encode_study(prepared, "bench")
     await engine.score(embeddings.study[0], scoring, "bench", prepared.timings_ms)
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    timings = prepared.timings_ms
+    encode = timings["encode_video"] + timings["encode_text"]
+    return elapsed, {**{k: timings[k] for k in ("parse", "preprocess", "score")}, "encode": encode}
 
 
 Parts = list[tuple[str, tuple[str, bytes, str]]]
@@ -109,16 +121,19 @@ def http_once(http: httpx.Client, body: bytes, headers: dict[str, str]) -> float
     return elapsed
 
 
-def lean_http_once(http: HTTPConnection, body: bytes, headers: dict[str, str]) -> float:
-    """One POST with http.client: the body goes to sendall() without a copy."""
+def lean_http_once(
+    http: HTTPConnection, body: bytes, headers: dict[str, str]
+) -> tuple[float, Stages]:
+    """One POST with http.client (the body goes to sendall() without a copy): its seconds and
+    the stages' milliseconds the gateway reports."""
     started = time.perf_counter()
     http.request("POST", "/v1/diagnose", body=body, headers=headers)
     response = http.getresponse()
-    response.read()
+    answer = response.read()
     elapsed = time.perf_counter() - started
     if response.status != 200:
         raise RuntimeError(f"POST /v1/diagnose: {response.status}")
-    return elapsed
+    return elapsed, json.loads(answer)["timings_ms"]
 
 
 LAN_BYTES_PER_S = 125e6  # 1 Gbit/s
@@ -230,7 +245,7 @@ class InProcessSide:
         if self.connection.recv() != "ready":
             raise RuntimeError("the in-process side did not start")
 
-    def run_once(self) -> float:
+    def run_once(self) -> tuple[float, Stages]:
         self.connection.send(True)
         return self.connection.recv()
 
@@ -250,6 +265,11 @@ class ProcessPair:
     runs: dict[str, list[float]] = field(
         default_factory=lambda: {"direct": [], "lean": [], "httpx": []}
     )
+    stages: dict[str, list[Stages]] = field(default_factory=lambda: {"direct": [], "lean": []})
+
+    def record(self, side: str, run: tuple[float, Stages]) -> None:
+        self.runs[side].append(run[0])
+        self.stages[side].append(run[1])
 
     @classmethod
     def start(cls, files: Files, backend_env: dict[str, str], log: Path) -> ProcessPair:
@@ -289,8 +309,8 @@ def overhead(
             lean_http_once(pair.lean, body, headers)
         for run in range(repeats):
             pair = pairs[run % processes]
-            pair.runs["direct"].append(pair.direct.run_once())
-            pair.runs["lean"].append(lean_http_once(pair.lean, body, lean_headers[run % processes]))
+            pair.record("direct", pair.direct.run_once())
+            pair.record("lean", lean_http_once(pair.lean, body, lean_headers[run % processes]))
             pair.runs["httpx"].append(http_once(pair.http, body, body_headers))
         for run in range(max(11, repeats // 4)):
             pair, headers = pairs[run % processes], paced_headers[run % processes]
@@ -312,6 +332,13 @@ def overhead(
             statistics.median(p.runs["lean"]) / statistics.median(p.runs["direct"]) - 1
             for p in pairs
         ],
+        "stages_p50": {
+            side: {
+                stage: statistics.median(s[stage] for p in pairs for s in p.stages[side])
+                for stage in pairs[0].stages[side][0]
+            }
+            for side in ("direct", "lean")
+        },
         "direct_p50": statistics.median(runs["direct"]),
         "direct_p95": percentile(runs["direct"], 95),
         "http_p50": statistics.median(runs["lean"]),
@@ -356,6 +383,12 @@ def report_overhead(backend: str, figures: dict) -> None:
     )
     per_pair = ", ".join(f"{share * 100:+.1f}" for share in figures["per_pair"])
     print(f"{backend:9s} overhead of each process pair: {per_pair} %")
+    gateway, direct = figures["stages_p50"]["lean"], figures["stages_p50"]["direct"]
+    stages = " | ".join(f"{stage} {gateway[stage]:.1f} vs {direct[stage]:.1f}" for stage in direct)
+    print(
+        f"{backend:9s} stages, p50 ms, gateway vs in-process: receive {gateway['receive']:.1f} "
+        f"| {stages}"
+    )
     print(
         f"{backend:9s} POST from a client paced at {LAN_BYTES_PER_S * 8 / 1e9:g} Gbit/s: p50 "
         f"{figures['paced_p50'] * 1000:7.1f} ms, of which {figures['paced_after_p50'] * 1000:7.1f}"
@@ -432,8 +465,8 @@ def with_serving_memory_settings() -> None:
 def main() -> None:
     with_serving_memory_settings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=61)
-    parser.add_argument("--processes", type=int, default=4, help="process pairs per backend")
+    parser.add_argument("--repeats", type=int, default=96)
+    parser.add_argument("--processes", type=int, default=8, help="process pairs per backend")
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--backends", default="embedded,triton")
     args = parser.parse_args()
