@@ -140,7 +140,7 @@ class _PartCollector:
 
 def _content_disposition(block: bytes) -> bytes:
     """The Content-Disposition value in a part's header block (b"" if absent)."""
-    for line in block.split(b"\r\n"):
+    for line in block.split(b"\r\n") if block else ():
         name, colon, value = line.partition(b":")
         if not colon:
             raise InvalidUploadError("unreadable multipart body: a part header without a colon")

@@ -131,10 +131,17 @@ def test_too_many_files_stops_reading_the_body() -> None:
             b'--x\r\nContent-Disposition: form-data; name="files"; filename="a"\r\n\r\nabc',
             InvalidUploadError,
         ),
-        # a part without Content-Disposition
+        # a part without Content-Disposition, or without any header
         (
             "multipart/form-data; boundary=x",
             b"--x\r\nX-A: b\r\n\r\nabc\r\n--x--\r\n",
+            InvalidUploadError,
+        ),
+        ("multipart/form-data; boundary=x", b"--x\r\n\r\nabc\r\n--x--\r\n", InvalidUploadError),
+        # a header line without a colon
+        (
+            "multipart/form-data; boundary=x",
+            b"--x\r\nA\r\n\r\nabc\r\n--x--\r\n",
             InvalidUploadError,
         ),
     ],
