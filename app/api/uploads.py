@@ -10,6 +10,7 @@ cap, the field cap, the size of a text field; the body-size cap is enforced by t
 while the body streams in.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -93,7 +94,7 @@ class _PartCollector:
         self._size = 0
 
     def part_headers(self, block: bytes) -> None:
-        kind, options = parse_options_header(_content_disposition(block))
+        kind, options = form_data_disposition(_content_disposition(block))
         name = options.get(b"name")
         if kind != b"form-data" or name is None:
             raise InvalidUploadError("a multipart part without `Content-Disposition: form-data`")
@@ -136,6 +137,23 @@ class _PartCollector:
         else:
             self.on_file((self._study_file, data))
             self._study_file = None
+
+
+# The disposition every client sends for a plain name and file name; anything else (escapes,
+# RFC 2231 encodings, other spacing or parameters) goes to python-multipart's parser.
+_PLAIN_DISPOSITION = re.compile(rb'form-data; name="([^"\\]*)"(?:; filename="([^"\\]*)")?')
+
+
+def form_data_disposition(value: bytes) -> tuple[bytes, dict[bytes, bytes]]:
+    """`parse_options_header(value)`, without its cost in the plain case (325 parts a study)."""
+    plain = _PLAIN_DISPOSITION.fullmatch(value)
+    if plain is None:
+        return parse_options_header(value)
+    name, filename = plain.groups()
+    options = {b"name": name}
+    if filename is not None:
+        options[b"filename"] = filename
+    return b"form-data", options
 
 
 def _content_disposition(block: bytes) -> bytes:

@@ -7,9 +7,18 @@ import random
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
-from app.api.uploads import MAX_FIELD_BYTES, MAX_FORM_FIELDS, StudyForm, read_form
+from app.api.uploads import (
+    MAX_FIELD_BYTES,
+    MAX_FORM_FIELDS,
+    StudyForm,
+    form_data_disposition,
+    read_form,
+)
 from app.config import ServingSettings
 from app.dicom.sources import Upload
 from app.errors import (
@@ -175,3 +184,17 @@ def test_text_that_is_not_utf8() -> None:
     )
     with pytest.raises(InvalidUploadError, match="UTF-8"):
         _read("multipart/form-data; boundary=x", body)[0].text("mode")
+
+
+disposition_texts = st.text(alphabet=st.sampled_from('ab é/\\";=%*\t'), max_size=12)
+
+
+@given(name=disposition_texts, filename=st.none() | disposition_texts, spaced=st.booleans())
+def test_plain_dispositions_read_as_python_multipart_reads_them(
+    name: str, filename: str | None, spaced: bool
+) -> None:
+    value = f'form-data;{" " if spaced else ""}name="{name}"'
+    if filename is not None:
+        value += f'; filename="{filename}"'
+    encoded = value.encode()
+    assert form_data_disposition(encoded) == parse_options_header(encoded)
