@@ -1,12 +1,12 @@
 """Splitting a multipart/form-data body (RFC 7578) into its parts while it streams in.
 
 python-multipart's parser walks a state machine in Python and calls back a dozen times per
-part; for a study (hundreds of parts of 100+ KB) that machinery, not the search for the
-boundary, was most of what reading an upload cost the event loop (bench/bench_upload.py). Here
-each chunk is searched for the delimiter with `bytes.find`, the data between delimiters is
-handed on as zero-copy memoryviews of the chunks received, and a part's header block as
-bytes. Bytes are copied only where a delimiter or a header block straddles two chunks. Header
-values are interpreted by the caller (python-multipart's `parse_options_header`).
+part; for a study (hundreds of parts of 100+ KB) that machinery cost the event loop more than
+the search for the boundary itself (bench/bench_upload.py times the reader). Here each chunk is
+searched for the delimiter with `bytes.find`, the data between delimiters is handed on as
+zero-copy memoryviews of the chunks received, and a part's header block as bytes. Bytes are
+copied only where a delimiter or a header block straddles two chunks. Header values are
+interpreted by the caller.
 """
 
 from typing import Protocol

@@ -3,11 +3,12 @@
 The multipart reader hands every file of a study over as soon as its part is complete. Once
 the upload proves slower than the event loop reads (a network link), a worker thread unpacks
 each file (a zip) and reads its DICOM headers in the upload's pauses, so that this third of a
-study's CPU time overlaps the transfer instead of following it. A fast upload (loopback, a
-fast LAN) keeps the event loop busy, so its files wait for the body: parsing beside the loop
-made it wait for the GIL at every read. Once the body is in, `finish` selects the views,
-decodes and preprocesses in the worker. The event loop only enqueues: it never parses, and
-never frees a study's pixels.
+study's CPU time overlaps the transfer instead of following it; once the body is in, the
+worker selects the views, decodes and preprocesses. A fast upload (loopback, a fast LAN) keeps
+the event loop busy, and parsing beside it made the loop wait for the GIL at every read: its
+files wait for the body, then go through `prepare_study` at once, the in-process path (file
+by file cost a few ms more). The event loop only enqueues: it never parses, and never frees a
+study's pixels.
 """
 
 import asyncio
@@ -19,7 +20,7 @@ import time
 from app.config import IngestLimits
 from app.dicom.ingest import StudyFromUploads
 from app.dicom.sources import Upload
-from app.inference.engine import PreparedStudy, preprocessed
+from app.inference.engine import PreparedStudy, prepare_study, preprocessed
 from app.model_card import ModelCard
 
 _END = None  # the queue's last item: the body is in
@@ -63,7 +64,8 @@ class UploadIngestion:
         CmrErrors (the first one met), as `load_study` on the same uploads would."""
         self._end()
         if not self._working:
-            self._start_worker()
+            self._working = True
+            self._loop.run_in_executor(None, self._prepare_whole_upload)
         return await self._result
 
     def _start_worker(self) -> None:
@@ -118,6 +120,27 @@ class UploadIngestion:
                 failure = exc
         else:
             del study  # `failure`'s traceback holds this frame
+        self._hand_over(prepared, failure)
+
+    def _prepare_whole_upload(self) -> None:
+        """The worker of an upload that was all in before it started (see the module's
+        docstring): its files are taken off the queue here, so that only this frame holds
+        them."""
+        uploads: list[Upload] = []
+        while (upload := self._files.get()) is not _END:
+            uploads.append(upload)
+        if self._abandoned:
+            return
+        prepared: PreparedStudy | None = None
+        failure: Exception | None = None
+        try:
+            prepared = prepare_study(uploads, self._card, self._limits)
+        except Exception as exc:  # raised to the request by `finish`
+            failure = exc
+        del uploads
+        self._hand_over(prepared, failure)
+
+    def _hand_over(self, prepared: PreparedStudy | None, failure: Exception | None) -> None:
         with contextlib.suppress(RuntimeError):  # the loop closed (shutdown) meanwhile
             self._loop.call_soon_threadsafe(self._settle, prepared, failure)
 

@@ -1,6 +1,7 @@
 """UploadIngestion: a study ingested file by file while its upload arrives gives what
 prepare_study gives on the whole upload, parses in a slow upload's pauses and not during a fast
-upload, frees its pixels in its worker, and stops when abandoned."""
+upload (whose files then go through prepare_study at once), frees its pixels in its worker,
+and stops when abandoned."""
 
 import asyncio
 import threading
@@ -12,8 +13,8 @@ import numpy as np
 import pytest
 
 from app.config import IngestLimits
-from app.dicom.ingest import StudyFromUploads
-from app.dicom.sources import Upload
+from app.dicom.reader import HeaderReader
+from app.dicom.sources import Payload, Upload
 from app.dicom.study import CineStudy
 from app.errors import CmrError, NotDicomError, TooManyFilesError
 from app.inference import engine, ingestion
@@ -61,21 +62,32 @@ def test_gives_what_prepare_study_gives_on_the_whole_upload(
     assert all(ms > 0 for ms in streamed.timings_ms.values())
 
 
+def _count_as_slow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every upload proves slow after its first file: the worker parses file by file."""
+    monkeypatch.setattr(ingestion, "_RATE_SAMPLE_BYTES", 1)
+    monkeypatch.setattr(ingestion, "_SLOW_BYTES_PER_S", float("inf"))
+
+
+@pytest.mark.parametrize("slow", [False, True])
 def test_the_pixels_are_freed_in_the_worker_thread(
-    uploads: list[Upload], card: ModelCard, monkeypatch: pytest.MonkeyPatch
+    uploads: list[Upload], card: ModelCard, monkeypatch: pytest.MonkeyPatch, slow: bool
 ) -> None:
+    if slow:
+        _count_as_slow(monkeypatch)
     freed_in: list[int] = []
     ingested: list[weakref.ref] = []
-    finish = StudyFromUploads.finish
+    preprocessed = engine.preprocessed
 
-    def finish_and_watch(self: StudyFromUploads) -> CineStudy:
-        cine = finish(self)
+    def preprocessed_and_watch(
+        cine: CineStudy, card: ModelCard, parse_ms: float
+    ) -> engine.PreparedStudy:
         for view in cine.views.values():
             ingested.append(weakref.ref(view.pixels))
             weakref.finalize(view.pixels, lambda: freed_in.append(threading.get_ident()))
-        return cine
+        return preprocessed(cine, card, parse_ms)
 
-    monkeypatch.setattr(StudyFromUploads, "finish", finish_and_watch)
+    monkeypatch.setattr(engine, "preprocessed", preprocessed_and_watch)  # prepare_study's
+    monkeypatch.setattr(ingestion, "preprocessed", preprocessed_and_watch)  # the worker's
     _ingest(uploads, card, IngestLimits())  # the event loop runs in this thread
     assert ingested and all(pixels() is None for pixels in ingested)
     assert len(freed_in) == len(ingested)
@@ -83,15 +95,15 @@ def test_the_pixels_are_freed_in_the_worker_thread(
 
 
 def _watch_parsing(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """perf_counter() at the start of each file's parsing."""
+    """perf_counter() at the start of each file's parsing (its headers, in either path)."""
     parsed_at: list[float] = []
-    add = StudyFromUploads.add
+    add = HeaderReader.add
 
-    def add_and_watch(self: StudyFromUploads, upload: Upload) -> None:
+    def add_and_watch(self: HeaderReader, payload: Payload) -> None:
         parsed_at.append(time.perf_counter())
-        add(self, upload)
+        add(self, payload)
 
-    monkeypatch.setattr(StudyFromUploads, "add", add_and_watch)
+    monkeypatch.setattr(HeaderReader, "add", add_and_watch)
     return parsed_at
 
 
@@ -147,6 +159,27 @@ def test_files_of_a_fast_upload_wait_for_the_body(
     body_in_at = asyncio.run(run())
     assert len(parsed_at) == len(uploads)
     assert parsed_at[0] > body_in_at  # none while the event loop was busy receiving
+
+
+def test_a_fast_upload_goes_through_prepare_study_at_once(
+    uploads: list[Upload], card: ModelCard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the body is in, the files take the in-process path, all of them in one call."""
+    calls: list[list[Upload]] = []
+    prepare_study = engine.prepare_study
+
+    def prepare_and_watch(
+        sent: list[Upload], card: ModelCard, limits: IngestLimits
+    ) -> engine.PreparedStudy:
+        calls.append(list(sent))
+        return prepare_study(sent, card, limits)
+
+    monkeypatch.setattr(ingestion, "prepare_study", prepare_and_watch)
+    _ingest(uploads, card, IngestLimits())
+    assert calls == [uploads]
+    _count_as_slow(monkeypatch)
+    _ingest(uploads, card, IngestLimits())
+    assert len(calls) == 1  # a slow upload's files are parsed one by one as they come
 
 
 @pytest.mark.parametrize(
