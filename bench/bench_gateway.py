@@ -199,7 +199,9 @@ async def load_phase(server: LiveServer, files: Files, clients: int, duration_s:
             health_ms.append((time.perf_counter() - started) * 1000)
             await asyncio.sleep(0.25)
 
-    limits = httpx.Limits(max_connections=clients + 1)
+    # Idle connections expire before uvicorn's 5 s keep-alive timeout closes them: a POST
+    # sent on a connection the server is closing fails and is not retried.
+    limits = httpx.Limits(max_connections=clients + 1, keepalive_expiry=2.0)
     async with httpx.AsyncClient(
         base_url=server.url, headers=server.headers, timeout=180, limits=limits
     ) as http:
