@@ -6,9 +6,8 @@ each file (a zip) and reads its DICOM headers in the upload's pauses, so that th
 study's CPU time overlaps the transfer instead of following it; once the body is in, the
 worker selects the views, decodes and preprocesses. A fast upload (loopback, a fast LAN) keeps
 the event loop busy, and parsing beside it made the loop wait for the GIL at every read: its
-files wait for the body, then go through `prepare_study` at once, the in-process path (file
-by file cost a few ms more). The event loop only enqueues: it never parses, and never frees a
-study's pixels.
+files wait for the body, then go through `prepare_study` at once: the in-process path itself.
+The event loop only enqueues: it never parses, and never frees a study's pixels.
 """
 
 import asyncio
