@@ -121,19 +121,26 @@ def http_once(http: httpx.Client, body: bytes, headers: dict[str, str]) -> float
     return elapsed
 
 
-def lean_http_once(
-    http: HTTPConnection, body: bytes, headers: dict[str, str]
-) -> tuple[float, Stages]:
-    """One POST with http.client (the body goes to sendall() without a copy): its seconds and
-    the stages' milliseconds the gateway reports."""
-    started = time.perf_counter()
+def post_diagnose(
+    http: HTTPConnection, body: bytes | Iterator[memoryview], headers: dict[str, str]
+) -> bytes:
+    """POST /v1/diagnose with http.client, which hands a bytes body to sendall() without a
+    copy; the answer's body. Raises unless it is a 200."""
     http.request("POST", "/v1/diagnose", body=body, headers=headers)
     response = http.getresponse()
     answer = response.read()
-    elapsed = time.perf_counter() - started
     if response.status != 200:
         raise RuntimeError(f"POST /v1/diagnose: {response.status}")
-    return elapsed, json.loads(answer)["timings_ms"]
+    return answer
+
+
+def lean_http_once(
+    http: HTTPConnection, body: bytes, headers: dict[str, str]
+) -> tuple[float, Stages]:
+    """One POST: its seconds and the stages' milliseconds the gateway reports."""
+    started = time.perf_counter()
+    answer = post_diagnose(http, body, headers)
+    return time.perf_counter() - started, json.loads(answer)["timings_ms"]
 
 
 LAN_BYTES_PER_S = 125e6  # 1 Gbit/s
@@ -157,12 +164,8 @@ def paced_http_once(
             time.sleep(max(0.0, due - time.perf_counter()))
         last_byte_at = time.perf_counter()
 
-    http.request("POST", "/v1/diagnose", body=paced(), headers=headers)
-    response = http.getresponse()
-    response.read()
+    post_diagnose(http, paced(), headers)
     finished = time.perf_counter()
-    if response.status != 200:
-        raise RuntimeError(f"POST /v1/diagnose: {response.status}")
     return finished - started, finished - last_byte_at
 
 
