@@ -48,9 +48,13 @@ def _ingest(uploads: list[Upload], card: ModelCard, limits: IngestLimits) -> eng
     return asyncio.run(run())
 
 
+@pytest.mark.parametrize("slow", [False, True])
 def test_gives_what_prepare_study_gives_on_the_whole_upload(
-    uploads: list[Upload], card: ModelCard
+    uploads: list[Upload], card: ModelCard, monkeypatch: pytest.MonkeyPatch, slow: bool
 ) -> None:
+    """A slow upload is ingested file by file; a fast one goes through prepare_study itself."""
+    if slow:
+        _count_as_slow(monkeypatch)
     streamed = _ingest(uploads, card, IngestLimits())
     whole = engine.prepare_study(uploads, card, IngestLimits())
     assert streamed.outline == whole.outline
@@ -182,6 +186,7 @@ def test_a_fast_upload_goes_through_prepare_study_at_once(
     assert len(calls) == 1  # a slow upload's files are parsed one by one as they come
 
 
+@pytest.mark.parametrize("slow", [False, True])
 @pytest.mark.parametrize(
     ("limits", "spoil", "error"),
     [
@@ -190,8 +195,16 @@ def test_a_fast_upload_goes_through_prepare_study_at_once(
     ],
 )
 def test_errors_are_those_of_prepare_study_and_raised_by_finish(
-    uploads: list[Upload], card: ModelCard, limits: IngestLimits, spoil: bool, error: type
+    uploads: list[Upload],
+    card: ModelCard,
+    monkeypatch: pytest.MonkeyPatch,
+    limits: IngestLimits,
+    spoil: bool,
+    error: type,
+    slow: bool,
 ) -> None:
+    if slow:
+        _count_as_slow(monkeypatch)
     sent = [(name, b"not a DICOM file") for name, _ in uploads[:5]] if spoil else uploads
     with pytest.raises(error) as streamed:
         _ingest(sent, card, limits)
