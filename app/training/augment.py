@@ -38,3 +38,22 @@ def augment(
         views = views + sigma * torch.randn(views.shape, generator=generator)
         out.append(views.clamp(0, 1.5))
     return out[0], out[1]
+
+
+def key_frames_only(sax: torch.Tensor, lax: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A cine cut to its key frames, as an archive that keeps only end-diastole and end-systole
+    gives it after preprocessing: frame 0 (end-diastole, where the cycle starts) and the frame
+    of least blood signal in the centre of the mid short-axis slice (end-systole), with every
+    other frame the cyclic linear blend between the two that `resample_cycle` makes of a
+    two-phase study. sax (S, T, H, W), lax (V, T, H, W) -> the same shapes."""
+    s, t, h, w = sax.shape
+    centre = sax[s // 2, :, h // 2 - h // 8 : h // 2 + h // 8, w // 2 - w // 8 : w // 2 + w // 8]
+    es = int(torch.argmin(centre.mean(dim=(1, 2))[1:])) + 1  # never frame 0 itself
+    position = torch.arange(t, dtype=torch.float32)
+    toward_es = torch.where(position <= es, position / es, (t - position) / (t - es))  # (T,)
+    weight = toward_es.view(1, t, 1, 1)
+
+    def blend(views: torch.Tensor) -> torch.Tensor:
+        return (1 - weight) * views[:, :1] + weight * views[:, es : es + 1]
+
+    return blend(sax), blend(lax)

@@ -15,14 +15,16 @@ class _Section(BaseModel):
 
 
 class DataConfig(_Section):
-    manifest: Path
+    manifests: tuple[Path, ...] = Field(min_length=1)
     cache_dir: Path = Path("data/cache")
     training_sites: tuple[str, ...] | None = None  # None: every site not flagged external
     val_fraction: float = Field(0.15, ge=0.0, lt=0.5)
     test_fraction: float = Field(0.15, ge=0.0, lt=0.5)
+    test_fold: int | None = Field(
+        None, ge=1, description="studies with this `fold` form the test split (ACDC)"
+    )
     max_sentences: int = Field(12, ge=1)
-    max_tokens: int = Field(48, ge=8)
-    vocab_size: int = Field(2000, ge=100)
+    max_tokens: int = Field(64, ge=8)
 
 
 class ModelConfig(_Section):
@@ -30,9 +32,8 @@ class ModelConfig(_Section):
     stem_stride: int = Field(2, ge=1, le=8)
     width: int = 128
     embed_dim: int = 128
-    text_width: int = 128
-    text_layers: int = 2
-    text_heads: int = 4
+    text_trainable_layers: int = Field(0, ge=0, description="top tower layers fine-tuned")
+    text_head_hidden: int = Field(0, ge=0, description="0: linear projection head")
     single_frame: bool = False
 
 
@@ -47,6 +48,9 @@ class TrainConfig(_Section):
     workers: int = Field(0, ge=0, description="DataLoader worker processes")
     out_dir: Path = Path("runs/demo")
     augment: bool = True
+    key_frame_prob: float = Field(
+        0.0, ge=0, le=1, description="share of cine studies cut to ED/ES key frames per batch"
+    )
     sentence_keep: float = Field(
         1.0, gt=0, le=1, description="train-time probability of keeping each impression sentence"
     )

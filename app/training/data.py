@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from app.acdc.subject import load_subject_study
 from app.dicom.ingest import load_study
+from app.dicom.study import CineStudy
 from app.preprocess import InputSpec, preprocess_study
 
 
@@ -28,6 +30,7 @@ class StudyRecord:
     external: bool = False
     labels: dict[str, int] = field(default_factory=dict)
     primary_diagnosis: str = ""
+    fold: int | None = None  # cross-validation fold, where the manifest assigns one
 
 
 def read_records(manifest: Path) -> list[StudyRecord]:
@@ -43,14 +46,41 @@ def read_records(manifest: Path) -> list[StudyRecord]:
             external=row.get("external", "0") in ("1", "true", "True"),
             labels={k[6:]: int(v) for k, v in row.items() if k.startswith("label_") and v != ""},
             primary_diagnosis=row.get("primary_diagnosis", ""),
+            fold=int(row["fold"]) if row.get("fold") else None,
         )
         for row in rows
     ]
 
 
-def split_of(study_id: str, val_fraction: float, test_fraction: float) -> str:
-    """'train' / 'val' / 'test' from a hash of the id: stable however the manifest grows."""
-    u = int(hashlib.sha256(study_id.encode()).hexdigest()[:8], 16) / 16**8
+def read_all_records(manifests: Sequence[Path]) -> list[StudyRecord]:
+    """The records of several manifests, in order. Raises ValueError on a repeated study id."""
+    records = [record for manifest in manifests for record in read_records(manifest)]
+    seen: set[str] = set()
+    for record in records:
+        if record.study_id in seen:
+            raise ValueError(f"study {record.study_id} is in more than one manifest row")
+        seen.add(record.study_id)
+    return records
+
+
+def load_any_study(study_dir: Path) -> CineStudy:
+    """A study folder of DICOM files, or a labelled NIfTI subject folder (ACDC: Info.cfg)."""
+    if (study_dir / "Info.cfg").is_file():
+        return load_subject_study(study_dir)
+    return load_study(study_dir)
+
+
+def split_of(
+    record: StudyRecord, val_fraction: float, test_fraction: float, test_fold: int | None = None
+) -> str:
+    """'train' / 'val' / 'test'. A record with a fold is in 'test' exactly when its fold is
+    `test_fold`; the others split by a hash of the id (stable however the manifest grows),
+    folded records into 'train' / 'val' only."""
+    u = int(hashlib.sha256(record.study_id.encode()).hexdigest()[:8], 16) / 16**8
+    if record.fold is not None and test_fold is not None:
+        if record.fold == test_fold:
+            return "test"
+        return "val" if u < val_fraction else "train"
     if u < test_fraction:
         return "test"
     return "val" if u < test_fraction + val_fraction else "train"
@@ -86,7 +116,7 @@ class StudyCache:
     def load(self, record: StudyRecord) -> CachedInput:
         path = self.path(record)
         if not path.exists():
-            model_input = preprocess_study(load_study(record.study_dir), self.spec)
+            model_input = preprocess_study(load_any_study(record.study_dir), self.spec)
             # per-process temporary name: DDP ranks (or a second trainer) may fill one cache
             tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
             np.savez(

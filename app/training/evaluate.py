@@ -1,12 +1,15 @@
-"""Zero-shot evaluation of a trained run: held-out studies of the training sites and each
-external site separately, retrieval, the single-frame ablation and paraphrased prompts.
+"""Zero-shot evaluation of a trained run: held-out synthetic studies of the training sites,
+each external site, the held-out ACDC fold of real hearts, the real Sunnybrook study, free-text
+clinician phrasings, paraphrases, retrieval and the single-frame ablation. Calibration is fit
+on the validation split only; the test split and the frozen test half of the phrasings are
+only ever reported.
 
     python -m app.training.evaluate --run runs/demo [--ablation runs/demo-single-frame] --out eval
 """
 
 import argparse
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +22,15 @@ from app.synth.impressions import PARAPHRASE_HOLDOUT
 from app.synth.params import MOTION_ONLY_CONDITION
 from app.text.tokenizer import encode_sentences, load_tokenizer
 from app.training import metrics
+from app.training.calibration import Calibration, fit_calibration
 from app.training.config import RunConfig
-from app.training.data import StudyCache, StudyRecord, read_records, split_of
+from app.training.data import StudyCache, StudyRecord, read_all_records, split_of
+from app.training.free_text import free_text_figures
 from app.training.report import strip_arrays, write_report
+from app.training.retrieval import retrieval
 from app.training.train import build_model
 from app.zeroshot.condition_sets import ConditionSet, load_condition_sets
+from app.zeroshot.prompt_suites import load_prompt_suite
 from app.zeroshot.scoring import ensemble, exclusive_probabilities, finding_probabilities
 
 DIAGNOSIS_SET, FINDINGS_SET = "cardiac_diagnosis_v1", "cardiac_findings_v1"
@@ -39,7 +46,7 @@ class Run:
     def load(cls, folder: Path) -> "Run":
         cfg = RunConfig.model_validate_json((folder / "config.json").read_text())
         tokenizer = load_tokenizer(folder / "tokenizer.json")
-        model = build_model(cfg, tokenizer.get_vocab_size())
+        model = build_model(cfg)
         model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu")["model"])
         return cls(model.eval(), tokenizer, cfg)
 
@@ -61,24 +68,27 @@ class Run:
         return np.concatenate(out) if out else np.zeros((0, self.model.cfg.video.embed_dim))
 
     @torch.no_grad()
-    def encode_texts(self, texts: list[str]) -> np.ndarray:
+    def encode_texts(self, texts: list[str], batch: int = 64) -> np.ndarray:
         d = self.cfg.data
-        ids, mask, sentences = encode_sentences(
-            self.tokenizer, texts, d.max_tokens, d.max_sentences
-        )
-        tensors = (torch.from_numpy(a) for a in (ids, mask, sentences))
-        return self.model.encode_text(*tensors).numpy()
+        out = []
+        for start in range(0, len(texts), batch):
+            arrays = encode_sentences(
+                self.tokenizer, texts[start : start + batch], d.max_tokens, d.max_sentences
+            )
+            out.append(self.model.encode_text(*(torch.from_numpy(a) for a in arrays)).numpy())
+        return np.concatenate(out)
 
     def ensembles(
         self, condition_set: ConditionSet, prompts: dict[str, tuple[str, ...]] | None = None
-    ):
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Positive and negative prompt ensembles (C, D); `prompts` replaces the positives."""
         positive = [
             ensemble(self.encode_texts(list((prompts or {}).get(c.label, c.prompts))))
             for c in condition_set.conditions
         ]
         negative = [
-            ensemble(self.encode_texts(list(c.negative_prompts))) for c in condition_set.conditions
+            ensemble(self.encode_texts(list(c.negative_prompts or c.prompts)))
+            for c in condition_set.conditions
         ]
         return np.stack(positive), np.stack(negative)
 
@@ -98,44 +108,66 @@ def _macro(values: dict[str, float]) -> float:
     return float(np.mean(finite)) if finite else float("nan")
 
 
+def _set_labels() -> tuple[list[str], list[str]]:
+    sets = load_condition_sets()
+    return list(sets[DIAGNOSIS_SET].labels), list(sets[FINDINGS_SET].labels)
+
+
+def _finding_probabilities(
+    run: Run, studies: np.ndarray, calibration: Calibration, calibrated: bool
+) -> np.ndarray:
+    _, findings = _set_labels()
+    platt = calibration.platt_arrays(findings, run.scale) if calibrated else None
+    probabilities, _ = finding_probabilities(
+        studies, *calibration.findings_ensembles, run.scale, platt
+    )
+    return probabilities
+
+
 def _motion_vs_normal_auroc(
-    run: Run, studies: np.ndarray, records: list[StudyRecord], calibration: dict[str, Any]
+    run: Run, studies: np.ndarray, records: list[StudyRecord], calibration: Calibration
 ) -> float:
     """AUROC of the motion-only finding among its own and normal studies only: the pair whose
     end-diastolic geometry the generator draws from one distribution, so that a single frame
     cannot tell them apart by shape (against the other diagnoses it can)."""
-    findings = [c.label for c in load_condition_sets()[FINDINGS_SET].conditions]
-    pair = ("normal", MOTION_ONLY_CONDITION)
-    keep = [i for i, r in enumerate(records) if r.primary_diagnosis in pair]
-    probabilities, _ = finding_probabilities(
-        studies[keep], *calibration["findings_ensembles"], run.scale
-    )
+    _, findings = _set_labels()
+    keep = [
+        i for i, r in enumerate(records) if r.primary_diagnosis in ("normal", MOTION_ONLY_CONDITION)
+    ]
+    probabilities = _finding_probabilities(run, studies[keep], calibration, calibrated=False)
     truth = np.array([records[i].primary_diagnosis == MOTION_ONLY_CONDITION for i in keep])
     return metrics.auroc(probabilities[:, findings.index(MOTION_ONLY_CONDITION)], truth.astype(int))
 
 
+def _mean_finding_ece(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Binary ECE per finding, averaged over findings with both classes present."""
+    values = [
+        metrics.expected_calibration_error(probabilities[:, i], labels[:, i])
+        for i in range(labels.shape[1])
+        if 0 < labels[:, i].sum() < len(labels)
+    ]
+    return float(np.mean(values)) if values else float("nan")
+
+
 def evaluate_group(
-    run: Run, studies: np.ndarray, records: list[StudyRecord], calibration: dict[str, Any]
+    run: Run, studies: np.ndarray, records: list[StudyRecord], calibration: Calibration
 ) -> dict[str, Any]:
-    sets = load_condition_sets()
-    findings = [c.label for c in sets[FINDINGS_SET].conditions]
-    positives, negatives = calibration["findings_ensembles"]
-    probabilities, _ = finding_probabilities(studies, positives, negatives, run.scale)
+    """Findings mode (AUROC, ECE, sensitivity and specificity at probability 0.5) and
+    exclusive mode (balanced accuracy, confusion, ECE) on one group of held-out studies."""
+    diagnoses, findings = _set_labels()
+    raw_findings = _finding_probabilities(run, studies, calibration, calibrated=False)
+    probabilities = _finding_probabilities(run, studies, calibration, calibrated=True)
     labels = _labels(records, findings)
     per_condition = _findings_auroc(probabilities, labels, findings)
     sensitivity, specificity = {}, {}
     for i, name in enumerate(findings):
-        threshold = calibration["thresholds"].get(name)
-        if threshold is not None:
-            sens, spec = metrics.sensitivity_specificity(
-                probabilities[:, i], labels[:, i], threshold
-            )
+        if 0 < labels[:, i].sum() < len(labels):
+            sens, spec = metrics.sensitivity_specificity(probabilities[:, i], labels[:, i], 0.5)
             sensitivity[name], specificity[name] = sens, spec
-    diagnoses = [c.label for c in sets[DIAGNOSIS_SET].conditions]
     truth = np.array([diagnoses.index(r.primary_diagnosis) for r in records])
-    raw, _ = exclusive_probabilities(studies, calibration["diagnosis_ensembles"], run.scale)
+    raw, _ = exclusive_probabilities(studies, calibration.diagnosis_ensembles, run.scale)
     calibrated, _ = exclusive_probabilities(
-        studies, calibration["diagnosis_ensembles"], run.scale, calibration["temperature"]
+        studies, calibration.diagnosis_ensembles, run.scale, calibration.temperature
     )
     return {
         "n": len(records),
@@ -145,6 +177,8 @@ def evaluate_group(
         "confusion_matrix": metrics.confusion_matrix(raw.argmax(1), truth, len(diagnoses)).tolist(),
         "ece_before": metrics.expected_calibration_error(raw, truth),
         "ece_after": metrics.expected_calibration_error(calibrated, truth),
+        "findings_ece_before": _mean_finding_ece(raw_findings, labels),
+        "findings_ece_after": _mean_finding_ece(probabilities, labels),
         "sensitivity": sensitivity,
         "specificity": specificity,
         "_arrays": {
@@ -159,82 +193,63 @@ def evaluate_group(
     }
 
 
-def calibrate(run: Run, studies: np.ndarray, records: list[StudyRecord]) -> dict[str, Any]:
-    """Temperature (exclusive) and per-finding thresholds, fit on the validation split only."""
+def calibrate(run: Run, studies: np.ndarray, records: list[StudyRecord]) -> Calibration:
+    """The shipped sets' calibration, fit on `records` (the validation split) only."""
     sets = load_condition_sets()
-    findings_ensembles = run.ensembles(sets[FINDINGS_SET])
-    diagnosis_ensembles = run.ensembles(sets[DIAGNOSIS_SET])[0]
-    diagnoses = [c.label for c in sets[DIAGNOSIS_SET].conditions]
-    truth = np.array([diagnoses.index(r.primary_diagnosis) for r in records])
-    _, similarity = exclusive_probabilities(studies, diagnosis_ensembles, run.scale)
-    temperature = metrics.fit_temperature(run.scale * similarity, truth)
-    findings = [c.label for c in sets[FINDINGS_SET].conditions]
-    probabilities, _ = finding_probabilities(studies, *findings_ensembles, run.scale)
-    labels = _labels(records, findings)
-    thresholds = {
-        name: metrics.youden_threshold(probabilities[:, i], labels[:, i])
-        for i, name in enumerate(findings)
-        if 0 < labels[:, i].sum() < len(labels)
+    diagnoses, findings = _set_labels()
+    ensembles = {
+        "diagnosis": run.ensembles(sets[DIAGNOSIS_SET])[0],
+        "findings": run.ensembles(sets[FINDINGS_SET]),
     }
+    return fit_calibration(studies, records, diagnoses, findings, ensembles, run.scale)
+
+
+def paraphrase_calibration(run: Run, calibration: Calibration) -> Calibration:
+    """The shipped sets with their positives replaced by the held-out paraphrases, scored as a
+    custom prompt set is: uncalibrated."""
+    sets = load_condition_sets()
+    paraphrased = {c: tuple(p) for c, p in PARAPHRASE_HOLDOUT.items()}
+    return replace(
+        calibration,
+        temperature=1.0,
+        platt={},
+        findings_ensembles=run.ensembles(sets[FINDINGS_SET], paraphrased),
+        diagnosis_ensembles=run.ensembles(sets[DIAGNOSIS_SET], paraphrased)[0],
+    )
+
+
+def calibration_block(calibration: Calibration) -> dict[str, Any]:
     return {
-        "temperature": temperature,
-        "thresholds": thresholds,
-        "findings_ensembles": findings_ensembles,
-        "diagnosis_ensembles": diagnosis_ensembles,
+        "method": "exclusive: temperature kept only if it lowers 5-fold cross-validated ECE on "
+        "the validation split; findings: Platt scaling of the positive-negative margin per "
+        "finding, fit on the validation split; custom prompt sets: none",
+        "temperature": calibration.temperature,
+        "temperature_kept": calibration.temperature_kept,
+        "temperature_cross_validation": calibration.temperature_evidence,
+        "platt": {k: {"slope": a, "intercept": b} for k, (a, b) in calibration.platt.items()},
     }
 
 
-TARGET_POOL = 200  # the issue's retrieval target is set in a pool of this many studies
-POOL_DRAWS = 50
-
-
-def _retrieval_figures(study_to_text: np.ndarray) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for name, similarity in (
-        ("study_to_impression", study_to_text),
-        ("impression_to_study", study_to_text.T),
-    ):
-        for k, value in metrics.recall_at_k(similarity).items():
-            out[f"{name}_recall_at_{k}"] = value
-        out[f"{name}_median_rank"] = metrics.median_rank(similarity)
-    return out
-
-
-def retrieval(run: Run, studies: np.ndarray, records: list[StudyRecord]) -> dict[str, Any]:
-    """Recall@k and median rank in the whole pool, and the mean over POOL_DRAWS fixed random
-    pools of TARGET_POOL studies drawn from it (the size the target is set for: recall falls
-    as the pool grows)."""
-    texts = run.encode_texts([r.impression for r in records])
-    study_to_text = studies @ texts.T
-    out: dict[str, Any] = {"pool": len(records), **_retrieval_figures(study_to_text)}
-    if len(records) > TARGET_POOL:
-        rng = np.random.default_rng(0)
-        draws = [rng.choice(len(records), TARGET_POOL, replace=False) for _ in range(POOL_DRAWS)]
-        figures = [_retrieval_figures(study_to_text[np.ix_(d, d)]) for d in draws]
-        out[f"pool_{TARGET_POOL}"] = {
-            "pool": TARGET_POOL,
-            "draws": POOL_DRAWS,
-            **{key: float(np.mean([f[key] for f in figures])) for key in figures[0]},
-        }
-    return out
+def _held_out(cfg: RunConfig, split: str) -> list[StudyRecord]:
+    d = cfg.data
+    records = read_all_records(d.manifests)
+    sites = d.training_sites or tuple(sorted({r.site for r in records if not r.external}))
+    return [
+        r
+        for r in records
+        if r.site in sites and split_of(r, d.val_fraction, d.test_fraction, d.test_fold) == split
+    ]
 
 
 def split_summary(run_dir: Path, split: str = "val") -> dict[str, Any]:
     """Figures on one split of the training sites, for choosing between training settings
     ("val") or telling underfitting from overfitting ("train") without looking at the test
-    split. Calibrated and scored on the same studies, so only the threshold-free figures
-    (AUROC), the raw balanced accuracy and `neighbour_agreement` (share of studies whose
-    nearest other study by video embedding has the same primary diagnosis) are meaningful."""
+    split; with the dev half of the clinician phrasings. Calibrated and scored on the same
+    studies, so only the threshold-free figures (AUROC), the raw balanced accuracy and
+    `neighbour_agreement` (share of studies whose nearest other study by video embedding has
+    the same primary diagnosis) are meaningful."""
     run = Run.load(run_dir)
-    cfg = run.cfg
-    records = read_records(cfg.data.manifest)
-    sites = cfg.data.training_sites or tuple(sorted({r.site for r in records if not r.external}))
-    chosen = [
-        r
-        for r in records
-        if r.site in sites
-        and split_of(r.study_id, cfg.data.val_fraction, cfg.data.test_fraction) == split
-    ]
+    chosen = _held_out(run.cfg, split)
     studies = run.encode_studies(chosen)
     group = evaluate_group(run, studies, chosen, calibrate(run, studies, chosen))
     similarity = studies @ studies.T
@@ -245,7 +260,24 @@ def split_summary(run_dir: Path, split: str = "val") -> dict[str, Any]:
         "split": split,
         **{key: group[key] for key in keys},
         "neighbour_agreement": float(np.mean(diagnoses[similarity.argmax(1)] == diagnoses)),
+        "free_text_dev": _free_text(run, studies, chosen, "dev"),
     }
+
+
+def _free_text(
+    run: Run, studies: np.ndarray, records: list[StudyRecord], split: str
+) -> dict[str, Any]:
+    suite = load_prompt_suite()
+    diagnoses, _ = _set_labels()
+    return free_text_figures(
+        run.encode_texts,
+        studies,
+        records,
+        suite.select(split),
+        suite.select(split, "negated"),
+        load_condition_sets()[FINDINGS_SET],
+        diagnoses,
+    )
 
 
 def evaluate(
@@ -253,66 +285,76 @@ def evaluate(
 ) -> dict[str, Any]:
     run = Run.load(run_dir)
     cfg = run.cfg
-    records = read_records(cfg.data.manifest)
-    sites = cfg.data.training_sites or tuple(sorted({r.site for r in records if not r.external}))
-
-    def held_out(split: str) -> list[StudyRecord]:
-        return [
-            r
-            for r in records
-            if r.site in sites
-            and split_of(r.study_id, cfg.data.val_fraction, cfg.data.test_fraction) == split
-        ]
-
-    val, test = held_out("val"), held_out("test")
-    val_studies, test_studies = run.encode_studies(val), run.encode_studies(test)
+    records = read_all_records(cfg.data.manifests)
+    val, test = _held_out(cfg, "val"), _held_out(cfg, "test")
+    # Sites with cross-validation folds (the real ACDC subjects) are reported on their own.
+    folded = {r.site for r in records if r.fold is not None}
+    synthetic_test = [r for r in test if r.site not in folded]
+    real_test = [r for r in test if r.site in folded]
+    val_studies = run.encode_studies(val)
+    test_studies = run.encode_studies(synthetic_test)
     calibration = calibrate(run, val_studies, val)
+    training_sites = sorted({r.site for r in val + test})
     summary: dict[str, Any] = {
         "model_version": version,
         "data": {
-            "manifest": str(cfg.data.manifest),
-            "training_sites": list(sites),
+            "manifests": [str(m) for m in cfg.data.manifests],
+            "training_sites": training_sites,
             "validation": len(val),
-            "test": len(test),
+            "test": len(synthetic_test),
+            "test_fold": cfg.data.test_fold,
         },
-        "calibration": {
-            "temperature": calibration["temperature"],
-            "thresholds": calibration["thresholds"],
-        },
-        "in_distribution": evaluate_group(run, test_studies, test, calibration),
+        "calibration": calibration_block(calibration),
+        "in_distribution": evaluate_group(run, test_studies, synthetic_test, calibration),
         "external": {},
     }
-    pool_records, pool_studies = val + test, [val_studies, test_studies]
-    for site in sorted({r.site for r in records if r.site not in sites}):
+    pool_records, pool_studies = val + synthetic_test, [val_studies, test_studies]
+    for site in sorted({r.site for r in records if r.site not in training_sites}):
         group = [r for r in records if r.site == site]
         group_studies = run.encode_studies(group)
         summary["external"][site] = evaluate_group(run, group_studies, group, calibration)
         pool_records += group
         pool_studies.append(group_studies)
-    # One pool of every study the model never trained on (held-out and external sites).
-    summary["retrieval"] = retrieval(run, np.concatenate(pool_studies), pool_records)
-    paraphrased = {c: tuple(p) for c, p in PARAPHRASE_HOLDOUT.items()}
-    paraphrase_calibration = {
-        **calibration,
-        "findings_ensembles": run.ensembles(load_condition_sets()[FINDINGS_SET], paraphrased),
-    }
-    summary["paraphrase"] = evaluate_group(run, test_studies, test, paraphrase_calibration)
+    for site in sorted(folded):
+        fold_records = [r for r in real_test if r.site == site]
+        fold_studies = run.encode_studies(fold_records)
+        summary[f"{site}_cv"] = {
+            "protocol": f"one held-out fold (fold {cfg.data.test_fold} of 5, by subject, "
+            "stratified by group); the model trained on the other folds",
+            "folds": {
+                str(cfg.data.test_fold): evaluate_group(
+                    run, fold_studies, fold_records, calibration
+                ),
+            },
+            "free_text": _free_text(run, fold_studies, fold_records, "test"),
+        }
+        pool_records += fold_records
+        pool_studies.append(fold_studies)
+    # One pool of every study the model never trained on.
+    pool = np.concatenate(pool_studies)
+    summary["retrieval"] = retrieval(pool, run.encode_texts([r.impression for r in pool_records]))
+    summary["free_text"] = _free_text(run, test_studies, synthetic_test, "test")
+    summary["paraphrase"] = evaluate_group(
+        run, test_studies, synthetic_test, paraphrase_calibration(run, calibration)
+    )
     motion = summary["in_distribution"]["per_condition_auroc"][MOTION_ONLY_CONDITION]
     summary["ablation"] = {
         "motion_condition": MOTION_ONLY_CONDITION,
         "video_auroc": motion,
-        "video_auroc_vs_normal": _motion_vs_normal_auroc(run, test_studies, test, calibration),
+        "video_auroc_vs_normal": _motion_vs_normal_auroc(
+            run, test_studies, synthetic_test, calibration
+        ),
     }
     if ablation_dir is not None:
         single = Run.load(ablation_dir)
         single_calibration = calibrate(single, single.encode_studies(val), val)
-        single_studies = single.encode_studies(test)
-        single_result = evaluate_group(single, single_studies, test, single_calibration)
+        single_studies = single.encode_studies(synthetic_test)
+        single_result = evaluate_group(single, single_studies, synthetic_test, single_calibration)
         summary["ablation"]["single_frame_auroc"] = single_result["per_condition_auroc"][
             MOTION_ONLY_CONDITION
         ]
         summary["ablation"]["single_frame_auroc_vs_normal"] = _motion_vs_normal_auroc(
-            single, single_studies, test, single_calibration
+            single, single_studies, synthetic_test, single_calibration
         )
         summary["ablation"]["single_frame_macro_auroc"] = single_result["macro_auroc"]
     if real_study is not None:
@@ -320,21 +362,20 @@ def evaluate(
     return summary
 
 
-def real_case(run: Run, study_dir: Path, calibration: dict[str, Any]) -> dict[str, Any]:
+def real_case(run: Run, study_dir: Path, calibration: Calibration) -> dict[str, Any]:
     """One real study through the same zero-shot path: a signal, not a metric."""
     record = StudyRecord(study_id="real", study_dir=study_dir, impression="")
     study = run.encode_studies([record])
-    sets = load_condition_sets()
-    diagnoses = [c.label for c in sets[DIAGNOSIS_SET].conditions]
+    diagnoses, findings = _set_labels()
     probabilities, _ = exclusive_probabilities(
-        study, calibration["diagnosis_ensembles"], run.scale, calibration["temperature"]
+        study, calibration.diagnosis_ensembles, run.scale, calibration.temperature
     )
-    findings = [c.label for c in sets[FINDINGS_SET].conditions]
-    finding_p, _ = finding_probabilities(study, *calibration["findings_ensembles"], run.scale)
+    finding_p = _finding_probabilities(run, study, calibration, calibrated=True)[0]
     ranked = sorted(zip(diagnoses, probabilities[0].tolist(), strict=True), key=lambda x: -x[1])
     return {
         "diagnosis_ranking": ranked,
-        "findings": dict(zip(findings, finding_p[0].tolist(), strict=True)),
+        "findings": dict(zip(findings, finding_p.tolist(), strict=True)),
+        "findings_present": [name for name, p in zip(findings, finding_p, strict=True) if p >= 0.5],
     }
 
 

@@ -11,6 +11,8 @@ are the production (GPU) Triton configs that every other variant is generated fr
 import argparse
 import json
 import shutil
+from collections import Counter
+from importlib import metadata
 from pathlib import Path
 
 import torch
@@ -20,10 +22,36 @@ from tritonclient.grpc import model_config_pb2 as mc
 from app.inference.backend import TEXT_MODEL, VIDEO_MODEL
 from app.inference.triton_repository import GPU, config_text, gpu_config
 from app.model.clip import CmrClip
+from app.model.pretrained import UPSTREAM
 from app.model_card import MODEL_VERSION_PARAMETER, Calibration, ModelCard, TextSpec, sha256_file
 from app.training.evaluate import Run
 
 OPSET = 17
+EVALUATION_KEYS = (
+    "data",
+    "in_distribution",
+    "external",
+    "acdc_cv",
+    "free_text",
+    "paraphrase",
+    "sunnybrook",
+    "ablation",
+    "retrieval",
+)
+
+
+def training_data_description(run_dir: Path) -> str:
+    """Counts per source of the studies the run trained on (split.json), and the text tower."""
+    split = json.loads((run_dir / "split.json").read_text())
+    sites = Counter(str(study_id).split("-")[0] for study_id in split["train"])
+    counts = ", ".join(f"{n} from {site}" for site, n in sorted(sites.items()))
+    return (
+        f"{len(split['train'])} (study, impression) pairs ({counts}; synthetic sites from "
+        f"app.synth of cmr-clip {metadata.version('cmr-clip')}, acdc = real ACDC subjects, "
+        f"ED/ES frames, impressions written from group and mask volumes), "
+        f"{len(split['val'])} for validation and calibration; text tower {UPSTREAM} "
+        f"(locked below the trainable layers, sha256-verified)"
+    )
 
 
 class VideoGraph(nn.Module):
@@ -94,7 +122,7 @@ def export(run_dir: Path, summary_path: Path | None, out: Path, version: str) ->
             for name in ("sax", "lax", "lax_present", "study_embedding", "clip_embeddings")
         },
     )
-    ids = torch.randint(4, model.cfg.text.vocab_size, (2, 7))
+    ids = torch.randint(1000, model.cfg.text.tower.vocab_size, (2, 7))
     torch.onnx.export(
         TextGraph(model).eval(),
         (ids, torch.ones_like(ids)),
@@ -135,7 +163,12 @@ def export(run_dir: Path, summary_path: Path | None, out: Path, version: str) ->
     )
     shutil.copyfile(run_dir / "tokenizer.json", out / "tokenizer.json")
     summary = json.loads(summary_path.read_text()) if summary_path else {}
-    calibration = summary.get("calibration", {"temperature": 1.0, "thresholds": {}})
+    fitted = summary.get("calibration", {})
+    calibration = Calibration(
+        temperature=fitted.get("temperature", 1.0),
+        findings=fitted.get("platt", {}),
+        method=fitted.get("method", "none"),
+    )
     files = {
         p.relative_to(out).as_posix(): sha256_file(p)
         for p in sorted(out.rglob("*"))
@@ -148,16 +181,9 @@ def export(run_dir: Path, summary_path: Path | None, out: Path, version: str) ->
         text=TextSpec(max_tokens=cfg.data.max_tokens, max_sentences=cfg.data.max_sentences),
         embed_dim=d,
         logit_scale=run.scale,
-        calibration=Calibration(**calibration),
-        training_data=(
-            f"synthetic cine CMR studies from {cfg.data.manifest}, training sites "
-            f"{cfg.data.training_sites or 'all non-external'}"
-        ),
-        evaluation={
-            k: summary[k]
-            for k in ("in_distribution", "external", "ablation", "retrieval", "paraphrase")
-            if k in summary
-        },
+        calibration=calibration,
+        training_data=training_data_description(run_dir),
+        evaluation={k: summary[k] for k in EVALUATION_KEYS if k in summary},
     )
     (out / "model_card.json").write_text(card.model_dump_json(indent=2))
     return card

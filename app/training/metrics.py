@@ -223,6 +223,27 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.exp(result.x))
 
 
+def fit_platt(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(slope, intercept) of P(positive) = sigmoid(slope * score + intercept), by maximum
+    likelihood against Platt's smoothed targets ((N+ + 1) / (N+ + 2) for positives,
+    1 / (N- + 2) for negatives), which keep the slope finite when the scores separate the
+    labels perfectly. scores (N,), labels (N,) in {0, 1} with both classes present."""
+    scores, positive = _binary_inputs(scores, labels)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("Platt scaling needs positive and negative examples")
+    target = np.where(positive, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+    centre, spread = float(scores.mean()), float(scores.std()) or 1.0
+    z = (scores - centre) / spread  # standardised, so the optimiser sees unit-scale inputs
+
+    def loss(params: np.ndarray) -> float:
+        logit = params[0] * z + params[1]
+        return float(np.mean(np.logaddexp(0, logit) - target * logit))
+
+    slope, intercept = optimize.minimize(loss, np.zeros(2), method="BFGS").x
+    return float(slope / spread), float(intercept - slope * centre / spread)
+
+
 # --- retrieval -------------------------------------------------------------------------------
 
 

@@ -22,16 +22,18 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from app.model.clip import ClipConfig, CmrClip, clip_loss
+from app.model.pretrained import read_tower_files, tower_state_dict
 from app.model.text import TextConfig
 from app.model.video import VideoConfig
-from app.text.tokenizer import encode_sentences, save_tokenizer, train_tokenizer
-from app.training.augment import augment
+from app.text.tokenizer import parse_tokenizer
+from app.training.augment import augment, key_frames_only
 from app.training.config import RunConfig, load_config
-from app.training.data import CachedInput, StudyCache, StudyRecord, read_records, split_of
+from app.training.data import CachedInput, StudyCache, StudyRecord, read_all_records, split_of
+from app.training.sentences import SentenceStates
 from app.training.targets import impression_similarity, soft_targets
 
 
-def build_model(cfg: RunConfig, vocab_size: int) -> CmrClip:
+def build_model(cfg: RunConfig) -> CmrClip:
     m, spec = cfg.model, cfg.input
     video = VideoConfig(
         sax_slices=spec.sax_slices,
@@ -45,44 +47,44 @@ def build_model(cfg: RunConfig, vocab_size: int) -> CmrClip:
         single_frame=m.single_frame,
     )
     text = TextConfig(
-        vocab_size=vocab_size,
-        width=m.text_width,
-        layers=m.text_layers,
-        heads=m.text_heads,
-        max_tokens=cfg.data.max_tokens,
+        trainable_layers=m.text_trainable_layers,
+        head_hidden=m.text_head_hidden,
         embed_dim=m.embed_dim,
+        max_tokens=cfg.data.max_tokens,
     )
     return CmrClip(ClipConfig(video=video, text=text))
 
 
 def select_records(cfg: RunConfig, split: str) -> list[StudyRecord]:
-    """Studies of the training sites in one hash split ('train', 'val', 'test')."""
-    records = read_records(cfg.data.manifest)
-    sites = cfg.data.training_sites or tuple(sorted({r.site for r in records if not r.external}))
+    """Studies of the training sites in one split ('train', 'val', 'test'; see split_of)."""
+    d = cfg.data
+    records = read_all_records(d.manifests)
+    sites = d.training_sites or tuple(sorted({r.site for r in records if not r.external}))
     return [
         r
         for r in records
-        if r.site in sites
-        and split_of(r.study_id, cfg.data.val_fraction, cfg.data.test_fraction) == split
+        if r.site in sites and split_of(r, d.val_fraction, d.test_fraction, d.test_fold) == split
     ]
 
 
 class PairBatches:
-    """Batches of (video arrays, tokenised impressions); augmentation draws from the generator
+    """Batches of (video arrays, impression sentences); augmentation draws from the generator
     the training loop seeds per batch."""
 
     def __init__(
         self,
         inputs: list[CachedInput],
-        tokens: tuple[np.ndarray, ...],
+        sentences: SentenceStates,
         sentence_keep: float = 1.0,
         similarity: np.ndarray | None = None,
         soft_target: tuple[float, float] = (0.0, 1.0),
+        key_frame_prob: float = 0.0,
     ):
-        self.inputs, self.tokens = inputs, tokens
+        self.inputs, self.sentences = inputs, sentences
         self.sentence_keep = sentence_keep
         self.similarity = similarity  # (N, N) impression similarity, for soft targets
         self.soft_target_weight, self.soft_target_temperature = soft_target
+        self.key_frame_prob = key_frame_prob
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -93,12 +95,15 @@ class PairBatches:
             s = torch.from_numpy(self.inputs[i].sax.astype(np.float32))
             v = torch.from_numpy(self.inputs[i].lax.astype(np.float32))
             if augment_with is not None:
+                if float(torch.rand(1, generator=augment_with)) < self.key_frame_prob:
+                    s, v = key_frames_only(s, v)
                 s, v = augment(s, v, augment_with)
             sax.append(s)
             lax.append(v)
-        ids, mask, sentences = (torch.from_numpy(t[indices]) for t in self.tokens)
+        keep = None
         if augment_with is not None and self.sentence_keep < 1.0:
-            sentences = sample_sentences(sentences, self.sentence_keep, augment_with)
+            counts = self.sentences.sentence_counts(indices)
+            keep = sample_sentences(counts, self.sentence_keep, augment_with)
         present = torch.from_numpy(np.stack([self.inputs[i].lax_present for i in indices]))
         extra = {}
         if self.similarity is not None and self.soft_target_weight > 0:
@@ -111,26 +116,25 @@ class PairBatches:
             "sax": torch.stack(sax),  # (B, S, T, H, W)
             "lax": torch.stack(lax),  # (B, V, T, H, W)
             "lax_present": present.float(),  # (B, V)
-            "ids": ids,  # (B, S_text, L)
-            "mask": mask,
-            "sentence_mask": sentences,  # (B, S_text)
+            **self.sentences.batch(indices, keep),
         }
 
 
 def sample_sentences(
-    sentence_mask: torch.Tensor, keep: float, generator: torch.Generator
-) -> torch.Tensor:
-    """Keep each present sentence with probability `keep`, at least one per impression.
+    counts: list[int], keep: float, generator: torch.Generator
+) -> list[list[bool]]:
+    """Keep each of a text's `counts[i]` sentences with probability `keep`, at least one.
 
     Zero-shot prompts are single sentences while impressions are several; training on random
     subsets teaches that one sentence alone already points to its study.
     """
-    present = sentence_mask > 0  # (B, S)
-    kept = present & (torch.rand(present.shape, generator=generator) < keep)
-    first = torch.argmax(present.int(), dim=1)  # a present sentence of each row
-    rescue = ~kept.any(dim=1)
-    kept[rescue, first[rescue]] = True
-    return kept.to(sentence_mask.dtype)
+    kept = []
+    for count in counts:
+        row = (torch.rand(count, generator=generator) < keep).tolist()
+        if not any(row):
+            row[0] = True
+        kept.append(row)
+    return kept
 
 
 def _lr(step: int, total: int, cfg: RunConfig) -> float:
@@ -144,6 +148,8 @@ def _lr(step: int, total: int, cfg: RunConfig) -> float:
 def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     decay, no_decay = [], []
     for name, param in model.named_parameters():
+        if not param.requires_grad:  # the locked text tower
+            continue
         plain = param.ndim < 2 or "position" in name or "embed" in name or "logit_scale" in name
         (no_decay if plain else decay).append(param)
     return [
@@ -157,13 +163,19 @@ def _loss(model: torch.nn.Module, core: CmrClip, batch: dict, device: torch.devi
     b = {k: v.to(device) for k, v in batch.items()}
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
         video, text = model(
-            b["sax"], b["lax"], b["lax_present"], b["ids"], b["mask"], b["sentence_mask"]
+            b["sax"],
+            b["lax"],
+            b["lax_present"],
+            b["text_states"],
+            b["text_mask"],
+            b["sentence_weights"],
         )
     return clip_loss(video.float(), text.float(), core.scale(), b.get("targets"))
 
 
 def train(cfg: RunConfig, resume: bool = False) -> Path:
-    """Train per `cfg`; returns the folder holding model.pt, tokenizer.json, metrics.csv."""
+    """Train per `cfg`; returns the folder holding model.pt, tokenizer.json, metrics.csv.
+    Raises PretrainedWeightsError when the text tower's weights are missing or not upstream's."""
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if distributed:
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
@@ -180,26 +192,35 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
     train_records, val_records = select_records(cfg, "train"), select_records(cfg, "val")
     if len(train_records) < cfg.train.batch_size:
         raise ValueError(f"{len(train_records)} training studies, fewer than one batch")
-    tokenizer = train_tokenizer([r.impression for r in train_records], cfg.data.vocab_size)
+    tower = read_tower_files()
+    tokenizer = parse_tokenizer(tower.tokenizer_json.decode("utf-8"))
     if rank == 0:
-        save_tokenizer(tokenizer, out / "tokenizer.json")
+        (out / "tokenizer.json").write_bytes(tower.tokenizer_json)  # byte for byte: its sha256
         (out / "config.json").write_text(cfg.model_dump_json(indent=2))
+    core = build_model(cfg)
+    core.text.load_tower(tower_state_dict(tower))
     cache = StudyCache(cfg.data.cache_dir, cfg.input)
     workers = max(os.cpu_count() or 1, 1)
 
     def pairs(records: list[StudyRecord]) -> PairBatches:
         texts = [r.impression for r in records]
-        tokens = encode_sentences(tokenizer, texts, cfg.data.max_tokens, cfg.data.max_sentences)
-        soft = cfg.train.soft_target_weight, cfg.train.soft_target_temperature
+        d, t = cfg.data, cfg.train
+        sentences = SentenceStates(core.text, tokenizer, texts, d.max_tokens, d.max_sentences)
+        soft = t.soft_target_weight, t.soft_target_temperature
         similarity = impression_similarity(texts) if soft[0] > 0 else None
         return PairBatches(
-            cache.warm(records, workers), tokens, cfg.train.sentence_keep, similarity, soft
+            cache.warm(records, workers),
+            sentences,
+            t.sentence_keep,
+            similarity,
+            soft,
+            t.key_frame_prob,
         )
 
     train_set = pairs(train_records)
     val_set = pairs(val_records) if len(val_records) >= 2 else None
 
-    core = build_model(cfg, tokenizer.get_vocab_size()).to(device)
+    core = core.to(device)
     optimizer = torch.optim.AdamW(_param_groups(core, cfg.train.weight_decay), lr=cfg.train.lr)
     start_epoch, step = 0, 0
     checkpoint = out / "checkpoint.pt"

@@ -3,8 +3,9 @@
 Two questions, stated explicitly:
 - exclusive: one diagnosis among several -> softmax over the conditions' prompt-ensemble
   embeddings (CLIP), temperature-calibrated;
-- findings: several can be present -> per finding, softmax over its positive and negative
-  prompt ensembles (CheXzero style), an independent probability each.
+- findings: several can be present -> per finding, its positive against its negative prompt
+  ensemble (CheXzero style), an independent probability each: Platt-scaled margin where the
+  model card carries a fit for that finding, else the uncalibrated two-way softmax.
 """
 
 import numpy as np
@@ -34,11 +35,26 @@ def exclusive_probabilities(
 
 
 def finding_probabilities(
-    studies: np.ndarray, positives: np.ndarray, negatives: np.ndarray, logit_scale: float
+    studies: np.ndarray,
+    positives: np.ndarray,
+    negatives: np.ndarray,
+    logit_scale: float,
+    platt: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """studies (N, D), positive and negative ensembles (C, D) -> (P(finding) (N, C), cosine
-    similarity to the positive ensemble (N, C))."""
+    similarity to the positive ensemble (N, C)). Both are functions of the margin
+    cos(positive) - cos(negative): uncalibrated, the two-way softmax of scale * cos, which is
+    sigmoid(scale * margin); with `platt` = (slopes, intercepts) (C,) each, Platt's sigmoid."""
     positive = studies @ positives.T
-    negative = studies @ negatives.T
-    pair = np.stack([positive, negative], axis=-1) * logit_scale  # (N, C, 2)
-    return _softmax(pair)[..., 0], positive
+    margin = positive - studies @ negatives.T  # (N, C)
+    if platt is None:
+        return platt_probabilities(margin, np.full(margin.shape[1], logit_scale), 0.0), positive
+    return platt_probabilities(margin, *platt), positive
+
+
+def platt_probabilities(
+    margin: np.ndarray, slopes: np.ndarray, intercepts: np.ndarray | float
+) -> np.ndarray:
+    """sigmoid(slope * margin + intercept) per finding: margin (N, C) = cos(positive) -
+    cos(negative), slopes and intercepts (C,) -> probabilities (N, C)."""
+    return 1.0 / (1.0 + np.exp(-(margin * slopes + intercepts)))

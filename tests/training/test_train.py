@@ -19,7 +19,7 @@ def _run(manifest: Path, out: Path, *extra: str, resume: bool = False) -> Path:
         [
             *TINY,
             *ALL_FOR_TRAINING,
-            f"data.manifest={manifest}",
+            f"data.manifests=['{manifest}']",
             f"data.cache_dir={manifest.parent / 'cache'}",
             f"train.out_dir={out}",
             *extra,
@@ -53,12 +53,38 @@ def test_training_is_deterministic_and_resumes(tiny_manifest, tmp_path):
     assert sorted(_epoch_losses(resumed)) == [0, 1, 2]  # epochs 0-1 kept, only 2 was run
 
 
-def test_sentence_sampling_keeps_a_present_sentence_and_never_invents_one():
+def test_sentence_sampling_keeps_a_sentence_of_each_text_and_never_invents_one():
     from app.training.train import sample_sentences
 
-    mask = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0], [1, 1, 1, 1]])
+    counts = [3, 1, 4]
     for seed in range(20):
-        kept = sample_sentences(mask, 0.3, torch.Generator().manual_seed(seed))
-        assert (kept <= mask).all() and (kept.sum(dim=1) >= 1).all()
-    same = [sample_sentences(mask, 0.5, torch.Generator().manual_seed(7)) for _ in range(2)]
-    assert torch.equal(*same)
+        kept = sample_sentences(counts, 0.3, torch.Generator().manual_seed(seed))
+        assert [len(row) for row in kept] == counts and all(any(row) for row in kept)
+    same = [sample_sentences(counts, 0.5, torch.Generator().manual_seed(7)) for _ in range(2)]
+    assert same[0] == same[1]
+
+
+def test_locked_tower_stays_as_loaded(tiny_manifest, tmp_path):
+    from app.model.pretrained import read_tower_files, tower_state_dict
+
+    run = _run(tiny_manifest, tmp_path / "run", "train.epochs=1")
+    trained = torch.load(run / "model.pt")["model"]
+    for name, tensor in tower_state_dict(read_tower_files()).items():
+        assert torch.equal(trained[f"text.tower.{name}"], tensor), name
+    assert (run / "tokenizer.json").read_bytes() == read_tower_files().tokenizer_json
+
+
+def test_partial_unfreezing_trains_only_the_top_layers(tiny_manifest, tmp_path):
+    from app.model.pretrained import read_tower_files, tower_state_dict
+
+    run = _run(tiny_manifest, tmp_path / "run", "train.epochs=1", "model.text_trainable_layers=1")
+    trained = torch.load(run / "model.pt")["model"]
+    pretrained = tower_state_dict(read_tower_files())
+    assert torch.equal(
+        trained["text.tower.encoder.layer.4.output.dense.weight"],
+        pretrained["encoder.layer.4.output.dense.weight"],
+    )
+    assert not torch.equal(
+        trained["text.tower.encoder.layer.5.output.dense.weight"],
+        pretrained["encoder.layer.5.output.dense.weight"],
+    )
