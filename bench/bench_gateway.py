@@ -61,10 +61,10 @@ from bench_ingest import register_bench_site, synthesize_with_slices
 
 from app.api.process_state import settled_for_serving
 from app.config import SERVING_MEMORY_ENV, ServingSettings
+from app.deploy.triton_repository import write_python_backend_variant
+from app.deploy.triton_server import TritonProcess, triton_available
 from app.inference.backend import VideoBatch
 from app.inference.engine import DEFAULT_SETS, InferenceEngine, ScoringSet
-from app.inference.triton_repository import write_python_backend_variant
-from app.inference.triton_server import TritonProcess, triton_available
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "api"))  # the tests' real-server launcher
