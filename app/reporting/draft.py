@@ -18,8 +18,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.archive.models import SearchHit
-from app.inference.engine import ConditionScore
 from app.synth.impressions import mentioned_conditions
+from app.zeroshot.scoring_sets import ConditionScore
 
 # One sentence per finding of cardiac_findings_v1, worded so that mentioned_conditions reads
 # back exactly its own label (tests/archive/test_draft.py checks both).

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from app.synth.params import CONDITIONS
 
+Mode = Literal["exclusive", "findings"]  # the question a set's scores answer (see above)
 _PACKAGE = "app.zeroshot"
 _FOLDER = "condition_sets"
 
@@ -65,7 +66,7 @@ class ConditionSet(BaseModel):
 
     name: str = Field(pattern=r"^[a-z0-9_]+$")
     version: str = Field(pattern=r"^\d+\.\d+\.\d+$", description="semantic version")
-    mode: Literal["exclusive", "findings"]
+    mode: Mode
     conditions: tuple[ConditionPrompt, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
