@@ -20,15 +20,14 @@ from tqdm import tqdm
 
 from app.archive.models import CaseArchive, CaseRecord
 from app.dicom.ingest import load_study
+from app.domain.manifest import LABEL_PREFIX, REQUIRED_COLUMNS, read_manifest
 from app.errors import CmrError
 from app.inference.backend import VideoBatch
 from app.pipeline.prepare import PreparedStudy
 from app.pipeline.service import Pipeline
 from app.preprocess.pipeline import preprocess_study
-from app.synth.dataset import read_manifest
 
 log = logging.getLogger("app.archive")
-LABEL_PREFIX = "label_"
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ def read_manifest_studies(manifest: Path) -> list[ManifestStudy]:
     if not manifest.is_file():
         raise FileNotFoundError(f"no manifest at {manifest}")
     rows = read_manifest(manifest)
-    missing = {"study_id", "study_dir", "impression"} - set(rows[0] if rows else ())
+    missing = set(REQUIRED_COLUMNS) - set(rows[0] if rows else ())
     if missing:
         raise ValueError(f"{manifest} lacks columns {sorted(missing)}")
     studies = []

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from app.synth.impressions import REPORT_STYLES, Findings, write_impression
+from app.synth.findings import Findings
+from app.synth.impressions import REPORT_STYLES, write_impression
 from app.synth.params import sample_heart
 
 

@@ -15,7 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.synth.params import CONDITIONS
+from app.domain.vocabulary import CONDITIONS
 
 Mode = Literal["exclusive", "findings"]  # the question a set's scores answer (see above)
 _PACKAGE = "app.zeroshot"
@@ -39,7 +39,7 @@ class ConditionPrompt(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    label: str = Field(description="one of app.synth.params.CONDITIONS")
+    label: str = Field(description="one of app.domain.vocabulary.CONDITIONS")
     description: str = Field(min_length=1, description="what the condition means here")
     prompts: tuple[str, ...] = Field(min_length=1, description="positive phrasings")
     negative_prompts: tuple[str, ...] = Field(

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from fhir.resources.R4B.bundle import Bundle
 
 from app.archive.__main__ import main as archive_cli
-from app.synth.dataset import MANIFEST_NAME, write_manifest
-from app.synth.impressions import mentioned_conditions
+from app.domain.manifest import MANIFEST_NAME, write_manifest
+from app.domain.reading import mentioned_conditions
 from app.synth.study import generate_study
 
 PRIMARIES = (

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
-from app.synth.impressions import PARAPHRASE_HOLDOUT
+from app.domain.vocabulary import PARAPHRASE_HOLDOUT
 from app.text.corpus import synthetic_impressions
 from app.text.tokenizer import (
     CLS,
