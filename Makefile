@@ -87,8 +87,8 @@ serve: $(VENV)/.dev-stamp
 # Triton in the foreground (Ctrl-C stops it), serving the python-backend variant of
 # model_repository/ that the CPU-only tritonserver can run (see model_repository/README.md).
 triton-up: $(VENV)/.dev-stamp $(TRITON_VENV)/.stamp
-	$(BIN)/python -m app.inference.triton_repository --source model_repository --out $(TRITON_REPO)
-	$(BIN)/python -m app.inference.triton_server --repository $(TRITON_REPO) --host $(HOST) \
+	$(BIN)/python -m app.deploy.triton_repository --source model_repository --out $(TRITON_REPO)
+	$(BIN)/python -m app.deploy.triton_server --repository $(TRITON_REPO) --host $(HOST) \
 	  --http-port $(TRITON_HTTP_PORT) --grpc-port $(TRITON_GRPC_PORT) \
 	  --metrics-port $(TRITON_METRICS_PORT) --log build/tritonserver.log
 
@@ -96,13 +96,13 @@ triton-up: $(VENV)/.dev-stamp $(TRITON_VENV)/.stamp
 # cpu or python -> build/model_repository/$(VARIANT).
 VARIANT ?= gpu
 model-repository: $(VENV)/.dev-stamp
-	$(BIN)/python -m app.inference.triton_repository --variant $(VARIANT) \
+	$(BIN)/python -m app.deploy.triton_repository --variant $(VARIANT) \
 	  --source model_repository --out build/model_repository/$(VARIANT)
 
 # Native TensorRT plans (the faster tensorrt_plan variant): needs a GPU and trtexec, so here it
 # stops with a message saying so.
 trt-plan: $(VENV)/.dev-stamp
-	$(BIN)/python -m app.inference.tensorrt_plans --source model_repository \
+	$(BIN)/python -m app.deploy.tensorrt_plans --source model_repository \
 	  --out build/model_repository/tensorrt_plan
 
 # Container images (a Docker engine is needed: none runs on the development machines), tagged

@@ -61,10 +61,11 @@ from bench_ingest import register_bench_site, synthesize_with_slices
 
 from app.api.process_state import settled_for_serving
 from app.config import SERVING_MEMORY_ENV, ServingSettings
+from app.deploy.triton_repository import write_python_backend_variant
+from app.deploy.triton_server import TritonProcess, triton_available
 from app.inference.backend import VideoBatch
-from app.inference.engine import DEFAULT_SETS, InferenceEngine, ScoringSet
-from app.inference.triton_repository import write_python_backend_variant
-from app.inference.triton_server import TritonProcess, triton_available
+from app.pipeline.service import Pipeline
+from app.zeroshot.scoring_sets import DEFAULT_SETS, ScoringSet
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "api"))  # the tests' real-server launcher
@@ -87,13 +88,13 @@ Stages = dict[str, float]  # milliseconds by stage, as a diagnosis response's `t
 
 
 async def direct_once(
-    engine: InferenceEngine, files: Files, scoring: ScoringSet
+    pipeline: Pipeline, files: Files, scoring: ScoringSet
 ) -> tuple[float, Stages]:
     """Seconds of ingest + preprocess + encode + score, and the stages' milliseconds."""
     started = time.perf_counter()
-    prepared = await engine.prepare(files)
-    embeddings = await engine.encode_study(prepared, "bench")
-    await engine.score(embeddings.study[0], scoring, "bench", prepared.timings_ms)
+    prepared = await pipeline.prepare(files)
+    embeddings = await pipeline.encode_study(prepared, "bench")
+    await pipeline.score(embeddings.study[0], scoring, "bench", prepared.timings_ms)
     elapsed = time.perf_counter() - started
     timings = prepared.timings_ms
     encode = timings["encode_video"] + timings["encode_text"]
@@ -224,17 +225,17 @@ def in_process_worker(connection: Connection, files: Files, backend_env: dict[st
     Launched, warmed and settled as a gateway process is, so that both sides carry the same
     process-to-process spread."""
     settings = ServingSettings(**backend_env)  # type: ignore[arg-type]
-    engine = InferenceEngine.from_settings(settings)
-    scoring = ScoringSet.shipped(engine.condition_sets[DEFAULT_SETS["exclusive"]])
+    pipeline = Pipeline.from_settings(settings)
+    scoring = ScoringSet.shipped(pipeline.condition_sets[DEFAULT_SETS["exclusive"]])
     loop = asyncio.new_event_loop()
-    loop.run_until_complete(engine.start())
-    loop.run_until_complete(engine.ready())
+    loop.run_until_complete(pipeline.start())
+    loop.run_until_complete(pipeline.ready())
     with settled_for_serving(settings.gil_switch_interval_ms):  # as the server after startup
-        loop.run_until_complete(direct_once(engine, files, scoring))  # warm-up
+        loop.run_until_complete(direct_once(pipeline, files, scoring))  # warm-up
         connection.send("ready")
         while connection.recv():
-            connection.send(loop.run_until_complete(direct_once(engine, files, scoring)))
-    loop.run_until_complete(engine.close())
+            connection.send(loop.run_until_complete(direct_once(pipeline, files, scoring)))
+    loop.run_until_complete(pipeline.close())
 
 
 class InProcessSide:
@@ -461,9 +462,9 @@ async def triton_batching(
 ) -> tuple[float, int, int]:
     """Average batch Triton formed from 8 concurrent single-study requests."""
     settings = ServingSettings(backend="triton", triton_url=triton.grpc_url)
-    engine = InferenceEngine.from_settings(settings)
-    await engine.start()
-    prepared = await engine.prepare(files)
+    pipeline = Pipeline.from_settings(settings)
+    await pipeline.start()
+    prepared = await pipeline.prepare(files)
     model_input = prepared.model_input
     batch = VideoBatch(
         sax=model_input.sax[None],
@@ -472,9 +473,9 @@ async def triton_batching(
     )
     before = triton_counts(triton.metrics_url, "cmr_video_encoder")
     for _ in range(rounds):
-        await asyncio.gather(*(engine.backend.encode_video(batch, "bench") for _ in range(8)))
+        await asyncio.gather(*(pipeline.backend.encode_video(batch, "bench") for _ in range(8)))
     after = triton_counts(triton.metrics_url, "cmr_video_encoder")
-    await engine.close()
+    await pipeline.close()
     inferences, executions = after[0] - before[0], after[1] - before[1]
     return inferences / max(executions, 1), inferences, executions
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from app.config import ServingSettings
+from app.deploy.triton_repository import write_python_backend_variant
+from app.deploy.triton_server import TritonProcess, triton_available
 from app.inference.triton import TritonBackend
-from app.inference.triton_repository import write_python_backend_variant
-from app.inference.triton_server import TritonProcess, triton_available
 from app.model_card import load_model_card
 
 ROOT = Path(__file__).resolve().parents[1]

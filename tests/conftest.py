@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app.inference.triton_repository import write_python_backend_variant
-from app.inference.triton_server import TritonProcess, triton_available
+from app.deploy.triton_repository import write_python_backend_variant
+from app.deploy.triton_server import TritonProcess, triton_available
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from app.acdc.manifest import subject_rows
-from app.synth.dataset import write_manifest
+from app.domain.manifest import write_manifest
 
 
 def main(argv: list[str] | None = None) -> None:

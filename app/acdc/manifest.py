@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from app.acdc.subject import MaskMeasurements, SubjectInfo, measure_masks, read_info
-from app.synth.impressions import REPORT_STYLES, Findings, write_impression
-from app.synth.params import CONDITIONS
+from app.domain.vocabulary import CONDITIONS
+from app.synth.findings import Findings
+from app.synth.impressions import REPORT_STYLES, write_impression
 
 SITE = "acdc"
 FOLDS = 5

@@ -5,7 +5,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.schemas import ModelInfo, StudySummary
+from app.api.schemas import (
+    MODEL_EXAMPLE,
+    REQUEST_ID_EXAMPLE,
+    STUDY_EXAMPLE,
+    ModelInfo,
+    StudySummary,
+)
 from app.archive.models import SearchFilters, SearchHit
 from app.reporting.draft import DraftSentence, FindingResult
 
@@ -60,8 +66,8 @@ class SearchResponse(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "request_id": "3f1c2a7e9b5d4e0a",
-                    "model": {"name": "cmr-clip", "version": "0.2.0", "sha256": "6c30e928e9d0…"},
+                    "request_id": REQUEST_ID_EXAMPLE,
+                    "model": MODEL_EXAMPLE,
                     "results": [_SIMILAR_CASE_EXAMPLE],
                 }
             ]
@@ -78,8 +84,8 @@ class ReportResponse(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "request_id": "3f1c2a7e9b5d4e0a",
-                    "model": {"name": "cmr-clip", "version": "0.2.0", "sha256": "6c30e928e9d0…"},
+                    "request_id": REQUEST_ID_EXAMPLE,
+                    "model": MODEL_EXAMPLE,
                     "disclaimer": "Research and decision support only: …",
                     "draft_impression": (
                         "Dilated left ventricle with reduced systolic function, suggesting "
@@ -110,14 +116,7 @@ class ReportResponse(BaseModel):
                         }
                     ],
                     "similar_cases": [_SIMILAR_CASE_EXAMPLE],
-                    "study": {
-                        "study_instance_uid": "1.2.826.0.1.3680043.8.498.1",
-                        "views": ["sax", "4ch"],
-                        "slices": 12,
-                        "phases": 25,
-                        "files": 325,
-                        "warnings": [],
-                    },
+                    "study": STUDY_EXAMPLE,
                 }
             ]
         }

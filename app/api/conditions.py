@@ -11,9 +11,11 @@ from typing import get_args
 
 from pydantic import TypeAdapter, ValidationError
 
-from app.api.schemas import CustomCondition, Mode
+from app.api.schemas import CustomCondition
 from app.errors import InvalidConditionsError
-from app.inference.engine import DEFAULT_SETS, InferenceEngine, ScoringSet
+from app.pipeline.service import Pipeline
+from app.zeroshot.condition_sets import Mode
+from app.zeroshot.scoring_sets import DEFAULT_SETS, ScoringSet
 
 MAX_CUSTOM_CONDITIONS = 32
 _custom_list = TypeAdapter(list[CustomCondition])
@@ -59,15 +61,15 @@ def _parse(value: str) -> object:
 
 
 def resolve_scoring_set(
-    engine: InferenceEngine, conditions: str | None, mode_field: str | None
+    pipeline: Pipeline, conditions: str | None, mode_field: str | None
 ) -> ScoringSet:
     mode = _mode(mode_field)
     parsed = _parse(conditions) if conditions else DEFAULT_SETS[mode or "exclusive"]
     if isinstance(parsed, str):
-        if parsed not in engine.condition_sets:
-            known = ", ".join(sorted(engine.condition_sets))
+        if parsed not in pipeline.condition_sets:
+            known = ", ".join(sorted(pipeline.condition_sets))
             raise InvalidConditionsError(f"unknown condition set {parsed!r}; known: {known}")
-        scoring_set = ScoringSet.shipped(engine.condition_sets[parsed])
+        scoring_set = ScoringSet.shipped(pipeline.condition_sets[parsed])
     elif isinstance(parsed, list):
         scoring_set = _custom(parsed, mode or "exclusive")
     else:

@@ -6,11 +6,11 @@ from fastapi import Depends, Request
 
 from app.api.metrics import GatewayMetrics
 from app.config import ServingSettings
-from app.inference.engine import InferenceEngine
+from app.pipeline.service import Pipeline
 
 
-def _engine(request: Request) -> InferenceEngine:
-    return request.app.state.engine
+def _pipeline(request: Request) -> Pipeline:
+    return request.app.state.pipeline
 
 
 def _metrics(request: Request) -> GatewayMetrics:
@@ -25,7 +25,7 @@ def _request_id(request: Request) -> str:
     return request.state.request_id
 
 
-EngineDep = Annotated[InferenceEngine, Depends(_engine)]
+PipelineDep = Annotated[Pipeline, Depends(_pipeline)]
 MetricsDep = Annotated[GatewayMetrics, Depends(_metrics)]
 SettingsDep = Annotated[ServingSettings, Depends(_settings)]
 RequestId = Annotated[str, Depends(_request_id)]

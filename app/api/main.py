@@ -23,8 +23,8 @@ from app.api.routes import archive, catalog, diagnose, embed, health
 from app.api.security import require_api_key
 from app.config import ServingSettings
 from app.errors import CmrError
-from app.inference.engine import InferenceEngine
 from app.model_card import INTENDED_USE
+from app.pipeline.service import Pipeline
 
 log = logging.getLogger("app.api")
 DESCRIPTION = f"""Zero-shot cardiac MRI diagnosis with CMR-CLIP, a contrastive video-text model.
@@ -45,25 +45,25 @@ def _operation_id(route: APIRoute) -> str:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    engine: InferenceEngine = app.state.engine
+    pipeline: Pipeline = app.state.pipeline
     settings: ServingSettings = app.state.settings
     if not settings.api_keys_sha256:
         log.warning("no API keys configured (CMR_API_KEYS_SHA256): the API is open to anyone")
-    await engine.start()
+    await pipeline.start()
     try:
-        await engine.ready()  # warm the prompt cache; a backend that is still down is fine
+        await pipeline.ready()  # warm the prompt cache; a backend that is still down is fine
     except CmrError as exc:
         log.warning("backend not ready at startup", extra={"code": exc.code})
-    app.state.archive = await asyncio.to_thread(open_archive, settings, engine.card)
+    app.state.archive = await asyncio.to_thread(open_archive, settings, pipeline.card)
     log.info(
         "serving",
-        extra={"backend": engine.backend.name, "model_version": engine.card.version},
+        extra={"backend": pipeline.backend.name, "model_version": pipeline.card.version},
     )
     try:
         with settled_for_serving(settings.gil_switch_interval_ms):
             yield
     finally:
-        await engine.close()
+        await pipeline.close()
         if app.state.archive is not None:
             app.state.archive.close()
 
@@ -97,11 +97,11 @@ def create_app(settings: ServingSettings | None = None, *, configure_logs: bool 
     settings = settings or ServingSettings()
     if configure_logs:
         configure_logging(settings.log_level)
-    engine = InferenceEngine.from_settings(settings)
+    pipeline = Pipeline.from_settings(settings)
     metrics = GatewayMetrics()
     app = FastAPI(
         title="CMR-CLIP API",
-        version=engine.card.version,
+        version=pipeline.card.version,
         description=DESCRIPTION,
         lifespan=_lifespan,
         generate_unique_id_function=_operation_id,
@@ -114,14 +114,14 @@ def create_app(settings: ServingSettings | None = None, *, configure_logs: bool 
         ],
     )
     app.state.settings = settings
-    app.state.engine = engine
+    app.state.pipeline = pipeline
     app.state.metrics = metrics
-    card = engine.card
+    card = pipeline.card
     metrics.model_info.labels(
         name=card.name, version=card.version, sha256=card.weights_sha256, backend=settings.backend
     ).set(1)
-    metrics.inference_slots.set(engine.slots.capacity)
-    metrics.inference_slots_busy.set_function(lambda: engine.slots.in_use)
+    metrics.inference_slots.set(pipeline.slots.capacity)
+    metrics.inference_slots_busy.set_function(lambda: pipeline.slots.in_use)
     install_problem_handlers(app)
     protected = [Depends(require_api_key)]
     app.include_router(health.router)

@@ -64,7 +64,7 @@ _BACKEND_ERRORS = (BackendUnavailableError, BackendTimeoutError, BackendError)
 async def _cmr_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CmrError)
     if isinstance(exc, _BACKEND_ERRORS):
-        backend = request.app.state.engine.backend.name
+        backend = request.app.state.pipeline.backend.name
         request.app.state.metrics.backend_errors.labels(backend=backend, kind=exc.code).inc()
     headers: dict[str, str] = {}
     if isinstance(exc, OverloadedError):

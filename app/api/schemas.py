@@ -4,11 +4,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Mode = Literal["exclusive", "findings"]
+from app.zeroshot.condition_sets import Mode
+
 _LABEL = Field(min_length=1, max_length=100, pattern=r"^[\w .,()/+-]+$")
 _PROMPT_LIST_MAX = 32
-_MODEL_EXAMPLE = {"name": "cmr-clip", "version": "0.2.0", "sha256": "6c30e928e9d0…"}
-_STUDY_EXAMPLE = {
+REQUEST_ID_EXAMPLE = "3f1c2a7e9b5d4e0a"
+MODEL_EXAMPLE = {"name": "cmr-clip", "version": "0.2.0", "sha256": "6c30e928e9d0…"}
+STUDY_EXAMPLE = {
     "study_instance_uid": "1.2.826.0.1.3680043.8.498.1",
     "views": ["sax", "4ch"],
     "slices": 12,
@@ -97,11 +99,11 @@ class DiagnoseResponse(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "request_id": "3f1c2a7e9b5d4e0a",
-                    "model": _MODEL_EXAMPLE,
+                    "request_id": REQUEST_ID_EXAMPLE,
+                    "model": MODEL_EXAMPLE,
                     "prompt_set": {"name": "cardiac_diagnosis_v1", "sha256": "a81b…"},
                     "intended_use": "Research and decision support only: …",
-                    "study": _STUDY_EXAMPLE,
+                    "study": STUDY_EXAMPLE,
                     "mode": "exclusive",
                     "conditions": [
                         {
@@ -147,8 +149,8 @@ class TextEmbeddingResponse(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "request_id": "3f1c2a7e9b5d4e0a",
-                    "model": _MODEL_EXAMPLE,
+                    "request_id": REQUEST_ID_EXAMPLE,
+                    "model": MODEL_EXAMPLE,
                     "dimensions": 128,
                     "embeddings": [[0.16, 0.05, -0.03]],
                 }
@@ -167,10 +169,10 @@ class StudyEmbeddingResponse(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "request_id": "3f1c2a7e9b5d4e0a",
-                    "model": _MODEL_EXAMPLE,
+                    "request_id": REQUEST_ID_EXAMPLE,
+                    "model": MODEL_EXAMPLE,
                     "dimensions": 128,
-                    "study": _STUDY_EXAMPLE,
+                    "study": STUDY_EXAMPLE,
                     "embedding": [0.12, -0.02, 0.07],
                     "clip_embeddings": [[0.1, 0.0, 0.2]],
                 }
@@ -231,7 +233,7 @@ class ReadyStatus(BaseModel):
                 {
                     "status": "ready",
                     "backend": "embedded",
-                    "model": _MODEL_EXAMPLE,
+                    "model": MODEL_EXAMPLE,
                 }
             ]
         }
@@ -254,7 +256,7 @@ class Problem(BaseModel):
                     "status": 422,
                     "detail": "no cine series with at least 8 phases at one position",
                     "code": "no_cine_series",
-                    "request_id": "3f1c2a7e9b5d4e0a",
+                    "request_id": REQUEST_ID_EXAMPLE,
                 }
             ]
         }

@@ -1,70 +1,65 @@
-"""The shared path of every study upload: slot, deadline, receive and ingest, preprocess, encode."""
+"""The one path of every study upload: slot, deadline, receive while ingesting, encode, stage
+timings. /v1/diagnose, /v1/embed/study, /v1/search/study and /v1/report all go through
+`study_upload`."""
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from app.api.metrics import GatewayMetrics
 from app.api.schemas import StudySummary
 from app.api.uploads import StudyForm, read_form
-from app.errors import RequestTimeoutError
 from app.inference.backend import VideoEmbeddings
-from app.inference.engine import InferenceEngine, PreparedStudy
-from app.inference.ingestion import UploadIngestion
-
-
-@asynccontextmanager
-async def inference_slot(engine: InferenceEngine) -> AsyncIterator[None]:
-    """Hold one inference slot within the request deadline; 503 when none is free,
-    504 when the work outlives the deadline. A slot covers reading the upload too, so the
-    studies held in memory at once are bounded by the slots."""
-    async with engine.slots.hold():
-        try:
-            async with asyncio.timeout(engine.settings.request_timeout_s):
-                yield
-        except TimeoutError:
-            raise RequestTimeoutError(
-                f"the study was not processed within {engine.settings.request_timeout_s:g} s"
-            ) from None
+from app.pipeline.ingestion import UploadIngestion
+from app.pipeline.prepare import PreparedStudy, elapsed_ms
+from app.pipeline.service import Pipeline
 
 
 @dataclass
-class ReceivedUpload:
+class StudyUpload:
     """An upload whose body is in: its other fields, and its study, ingested or ingesting."""
 
     form: StudyForm
+    pipeline: Pipeline
     ingestion: UploadIngestion
     receive_ms: float  # reading the body (a slow upload's files are ingested meanwhile)
+    request_id: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    async def encode(self) -> tuple[PreparedStudy, VideoEmbeddings]:
+        """The prepared study and its embeddings; its `timings_ms` become the upload's (the
+        stages after this one add theirs there). Raises the data layer's and the backend's
+        CmrErrors."""
+        prepared, embeddings = await self.pipeline.encode_upload(
+            self.ingestion, self.receive_ms, self.request_id
+        )
+        self.timings_ms = prepared.timings_ms
+        return prepared, embeddings
 
 
 @asynccontextmanager
-async def received_upload(
-    request: Request, engine: InferenceEngine
-) -> AsyncIterator[ReceivedUpload]:
-    """Read the upload's body while its files are ingested, each as soon as it is in. Enter
-    inside `inference_slot`, so that a refused request never has its body read; on leaving,
-    an ingestion not finished (an error, the deadline) is abandoned."""
-    ingestion = UploadIngestion(engine.card, engine.limits)
-    try:
-        started = time.perf_counter()
-        form = await read_form(request, engine.settings, ingestion.add)
-        receive_ms = round((time.perf_counter() - started) * 1000, 2)
-        yield ReceivedUpload(form, ingestion, receive_ms)
-    finally:
-        ingestion.abandon()
-
-
-async def encode_uploaded_study(
-    engine: InferenceEngine, upload: ReceivedUpload, request_id: str
-) -> tuple[PreparedStudy, VideoEmbeddings]:
-    """Call inside `received_upload`. Raises the data layer's and backend's CmrErrors."""
-    prepared = await upload.ingestion.finish()
-    prepared.timings_ms = {"receive": upload.receive_ms, **prepared.timings_ms}
-    embeddings = await engine.encode_study(prepared, request_id)
-    return prepared, embeddings
+async def study_upload(
+    request: Request, pipeline: Pipeline, metrics: GatewayMetrics, request_id: str
+) -> AsyncIterator[StudyUpload]:
+    """Hold an inference slot (before the body is read: refused uploads cost nothing), read the
+    body while its files are ingested, each as soon as it is in, and yield the upload. On
+    leaving, an ingestion not finished (an error, the deadline) is abandoned; on success the
+    stage timings go to the metrics and the access log."""
+    async with pipeline.slot():
+        ingestion = pipeline.ingestion()
+        try:
+            started = time.perf_counter()
+            form = await read_form(request, pipeline.settings, ingestion.add)
+            receive_ms = elapsed_ms(started)
+            upload = StudyUpload(form, pipeline, ingestion, receive_ms, request_id)
+            yield upload
+        finally:
+            ingestion.abandon()
+    metrics.observe_stages(upload.timings_ms)
+    request.state.timings_ms = upload.timings_ms
 
 
 def study_summary(prepared: PreparedStudy) -> StudySummary:

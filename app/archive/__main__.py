@@ -21,29 +21,29 @@ from app.archive.stats import archive_stats
 from app.archive.store import ArchiveOptions, SqliteArchive
 from app.config import ServingSettings
 from app.errors import CmrError
-from app.inference.engine import InferenceEngine
 from app.model_card import load_model_card
+from app.pipeline.service import Pipeline
 
 
 async def _index(args: argparse.Namespace, settings: ServingSettings, path: Path) -> None:
     studies = read_manifest_studies(args.manifest)
-    engine = InferenceEngine.from_settings(settings)
+    pipeline = Pipeline.from_settings(settings)
     archive = SqliteArchive.create(
         path,
-        engine.card.version,
-        engine.card.embed_dim,
+        pipeline.card.version,
+        pipeline.card.embed_dim,
         ArchiveOptions(exact_max=settings.archive_exact_max),
         reindex=args.reindex,
     )
-    await engine.start()
+    await pipeline.start()
     try:
-        report = await index_studies(engine, archive, studies, args.batch_size)
+        report = await index_studies(pipeline, archive, studies, args.batch_size)
     finally:
-        await engine.close()
+        await pipeline.close()
         archive.close()
     print(
         f"{report.indexed} indexed, {report.already} already archived, "
-        f"{len(report.failed)} failed -> {path} (model {engine.card.version})"
+        f"{len(report.failed)} failed -> {path} (model {pipeline.card.version})"
     )
     for key, code in sorted(report.failed.items()):
         print(f"  {key}: {code}", file=sys.stderr)
@@ -51,18 +51,18 @@ async def _index(args: argparse.Namespace, settings: ServingSettings, path: Path
 
 async def _evaluate(args: argparse.Namespace, settings: ServingSettings, path: Path) -> None:
     studies = read_manifest_studies(args.manifest)
-    engine = InferenceEngine.from_settings(settings)
+    pipeline = Pipeline.from_settings(settings)
     archive = SqliteArchive.open(
         path,
-        engine.card.version,
-        engine.card.embed_dim,
+        pipeline.card.version,
+        pipeline.card.embed_dim,
         ArchiveOptions(exact_max=settings.archive_exact_max),
     )
-    await engine.start()
+    await pipeline.start()
     try:
-        result = await evaluate_archive(engine, archive, studies, args.k, args.similar)
+        result = await evaluate_archive(pipeline, archive, studies, args.k, args.similar)
     finally:
-        await engine.close()
+        await pipeline.close()
         archive.close()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(result.model_dump_json(indent=2) + "\n")

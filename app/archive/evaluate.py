@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.archive.indexer import ManifestStudy
 from app.archive.models import CaseArchive
-from app.inference.engine import InferenceEngine
+from app.pipeline.service import Pipeline
 from app.reporting.workflow import FINDINGS_SET, draft_for_embedding
 
 
@@ -70,7 +70,7 @@ def _agreement(truth: np.ndarray, predicted: np.ndarray) -> FindingAgreement:
 
 
 async def evaluate_archive(
-    engine: InferenceEngine,
+    pipeline: Pipeline,
     archive: CaseArchive,
     studies: Sequence[ManifestStudy],
     k: int = 10,
@@ -86,10 +86,10 @@ async def evaluate_archive(
             f"({len(missing)} missing, {archive.count()} archived): index this manifest first"
         )
     labels = {s.record.study_key: s.labels for s in studies}
-    phrase_search = await _phrase_search(engine, archive, labels, k)
-    agreement = await _draft_agreement(engine, archive, labels, similar_k)
+    phrase_search = await _phrase_search(pipeline, archive, labels, k)
+    agreement = await _draft_agreement(pipeline, archive, labels, similar_k)
     return ArchiveEvaluation(
-        model_version=engine.card.version,
+        model_version=pipeline.card.version,
         condition_set=FINDINGS_SET,
         studies=len(keys),
         sites=dict(Counter(s.record.site or "(unknown)" for s in studies)),
@@ -103,12 +103,12 @@ async def evaluate_archive(
 
 
 async def _phrase_search(
-    engine: InferenceEngine, archive: CaseArchive, labels: dict[str, dict[str, bool]], k: int
+    pipeline: Pipeline, archive: CaseArchive, labels: dict[str, dict[str, bool]], k: int
 ) -> dict[str, PhraseSearch]:
     """Per condition: precision@k of each of its prompts as a search phrase."""
     results: dict[str, PhraseSearch] = {}
-    for condition in engine.condition_sets[FINDINGS_SET].conditions:
-        vectors = await engine.text.prompts(condition.prompts, request_id="archive-eval")
+    for condition in pipeline.condition_sets[FINDINGS_SET].conditions:
+        vectors = await pipeline.text.prompts(condition.prompts, request_id="archive-eval")
         prompts = []
         for prompt, vector in zip(condition.prompts, vectors, strict=True):
             hits = archive.search(vector, k)
@@ -123,21 +123,21 @@ async def _phrase_search(
 
 
 async def _draft_agreement(
-    engine: InferenceEngine,
+    pipeline: Pipeline,
     archive: CaseArchive,
     labels: dict[str, dict[str, bool]],
     similar_k: int,
 ) -> dict[str, FindingAgreement]:
     """Per finding: the drafts' statements (each study's stored embedding, its nearest cases
     other than itself) against the ground truth."""
-    conditions = engine.condition_sets[FINDINGS_SET].labels
+    conditions = pipeline.condition_sets[FINDINGS_SET].labels
     truth = np.array([[study[c] for c in conditions] for study in labels.values()], bool)
     predicted = np.zeros_like(truth)
     for row, key in enumerate(labels):
         stored = archive.get(key)
         assert stored is not None  # evaluate_archive checked every key
         draft, _ = await draft_for_embedding(
-            engine,
+            pipeline,
             archive,
             np.array(stored.vector, np.float32),
             similar_k,

@@ -1,7 +1,7 @@
 """Manifest -> archive: ingest each study, encode batches through the serving backend, commit.
 
 The studies go through exactly what the API does with an upload (app.dicom ingestion, the one
-preprocessing function, `engine.backend.encode_video`), so an archived vector and a query vector
+preprocessing function, `pipeline.backend.encode_video`), so an archived vector and a query vector
 are the same function of the same pixels. Every batch is one archive transaction: an interrupted
 run resumes where it stopped, because study keys already archived are skipped.
 """
@@ -20,14 +20,14 @@ from tqdm import tqdm
 
 from app.archive.models import CaseArchive, CaseRecord
 from app.dicom.ingest import load_study
+from app.domain.manifest import LABEL_PREFIX, REQUIRED_COLUMNS, read_manifest
 from app.errors import CmrError
 from app.inference.backend import VideoBatch
-from app.inference.engine import InferenceEngine, PreparedStudy
+from app.pipeline.prepare import PreparedStudy
+from app.pipeline.service import Pipeline
 from app.preprocess.pipeline import preprocess_study
-from app.synth.dataset import read_manifest
 
 log = logging.getLogger("app.archive")
-LABEL_PREFIX = "label_"
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def read_manifest_studies(manifest: Path) -> list[ManifestStudy]:
     if not manifest.is_file():
         raise FileNotFoundError(f"no manifest at {manifest}")
     rows = read_manifest(manifest)
-    missing = {"study_id", "study_dir", "impression"} - set(rows[0] if rows else ())
+    missing = set(REQUIRED_COLUMNS) - set(rows[0] if rows else ())
     if missing:
         raise ValueError(f"{manifest} lacks columns {sorted(missing)}")
     studies = []
@@ -97,10 +97,10 @@ def dicom_study_date(study_dir: Path) -> dt.date | None:
     return None
 
 
-def _prepare(engine: InferenceEngine, study: ManifestStudy) -> tuple[PreparedStudy, CaseRecord]:
+def _prepare(pipeline: Pipeline, study: ManifestStudy) -> tuple[PreparedStudy, CaseRecord]:
     """Blocking: ingest and preprocess one study folder; its record gets the study date."""
-    cine = load_study(study.study_dir, engine.limits)
-    prepared = PreparedStudy(cine.outline(), preprocess_study(cine, engine.card.input_spec))
+    cine = load_study(study.study_dir, pipeline.limits)
+    prepared = PreparedStudy(cine.outline(), preprocess_study(cine, pipeline.card.input_spec))
     record = study.record
     if record.study_date is None:
         record = record.model_copy(update={"study_date": dicom_study_date(study.study_dir)})
@@ -108,7 +108,7 @@ def _prepare(engine: InferenceEngine, study: ManifestStudy) -> tuple[PreparedStu
 
 
 async def index_studies(
-    engine: InferenceEngine,
+    pipeline: Pipeline,
     archive: CaseArchive,
     studies: Sequence[ManifestStudy],
     batch_size: int = 8,
@@ -125,7 +125,7 @@ async def index_studies(
     for start in range(0, len(pending), batch_size):
         batch = pending[start : start + batch_size]
         results = await asyncio.gather(
-            *(asyncio.to_thread(_prepare, engine, s) for s in batch), return_exceptions=True
+            *(asyncio.to_thread(_prepare, pipeline, s) for s in batch), return_exceptions=True
         )
         ready: list[tuple[PreparedStudy, CaseRecord]] = []
         for study, result in zip(batch, results, strict=True):
@@ -141,14 +141,14 @@ async def index_studies(
             else:
                 ready.append(result)
         if ready:
-            report.indexed += await _encode_and_add(engine, archive, ready)
+            report.indexed += await _encode_and_add(pipeline, archive, ready)
         bar.update(len(batch))
     bar.close()
     return report
 
 
 async def _encode_and_add(
-    engine: InferenceEngine, archive: CaseArchive, ready: list[tuple[PreparedStudy, CaseRecord]]
+    pipeline: Pipeline, archive: CaseArchive, ready: list[tuple[PreparedStudy, CaseRecord]]
 ) -> int:
     inputs = [prepared.model_input for prepared, _ in ready]
     batch = VideoBatch(
@@ -156,7 +156,7 @@ async def _encode_and_add(
         lax=np.stack([i.lax for i in inputs]).astype(np.float32),  # (B, V, T, H, W)
         lax_present=np.stack([i.lax_present for i in inputs]).astype(np.float32),  # (B, V)
     )
-    embeddings = await engine.backend.encode_video(batch, request_id="archive-index")
+    embeddings = await pipeline.backend.encode_video(batch, request_id="archive-index")
     records = [
         record.model_copy(
             update={"uid_digest": archive.uid_digest(prepared.outline.study_instance_uid)}

@@ -22,7 +22,7 @@ from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 from app.config import ServingSettings
 from app.errors import BackendError, BackendTimeoutError, BackendUnavailableError, CmrError
 from app.inference.backend import TEXT_MODEL, VIDEO_MODEL, VideoBatch, VideoEmbeddings
-from app.inference.triton_repository import read_model_config
+from app.inference.model_config import read_model_config
 from app.model_card import MODEL_VERSION_PARAMETER, ModelCard
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ nearest archived cases lend their own words. Every sentence has exactly one sour
   (or, when none did, one sentence saying so);
 - `similar_case`: a sentence quoted verbatim from a similar case's impression, with that case's
   study key and similarity. A sentence is quoted only if every condition it asserts (read back
-  with app.synth.impressions.mentioned_conditions, negations understood) is a finding the draft
+  with app.domain.reading.mentioned_conditions, negations understood) is a finding the draft
   asserts, so a quote can support the findings but never add one. Quotes keep the other
   patient's numbers, which is why each names its case instead of blending into the text.
 """
@@ -18,8 +18,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.archive.models import SearchHit
-from app.inference.engine import ConditionScore
-from app.synth.impressions import mentioned_conditions
+from app.domain.reading import mentioned_conditions
+from app.zeroshot.scoring_sets import ConditionScore
 
 # One sentence per finding of cardiac_findings_v1, worded so that mentioned_conditions reads
 # back exactly its own label (tests/archive/test_draft.py checks both).

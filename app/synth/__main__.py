@@ -4,7 +4,8 @@ import argparse
 import time
 from pathlib import Path
 
-from app.synth.dataset import MANIFEST_NAME, generate_dataset
+from app.domain.manifest import MANIFEST_NAME
+from app.synth.dataset import generate_dataset
 from app.synth.sites import SITES, resolve_sites
 
 

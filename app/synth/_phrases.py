@@ -1,15 +1,18 @@
 """Wording of report impressions: phrase families and `str.format` templates, no logic.
 
-Rules every template here keeps, because `impressions.mentioned_conditions` and the tests rely
-on them:
+Rules every template here keeps, because `app.domain.reading.mentioned_conditions` and the
+tests rely on them:
 - a positive statement about a condition contains one of that condition's POSITIVE_PHRASES
-  (after severity adverbs such as "severely" are dropped) and no other condition's phrases;
+  (app/domain/vocabulary.py; after severity adverbs such as "severely" are dropped) and no
+  other condition's phrases;
 - a statement that denies a condition starts with a negation cue ("No ...", "There is no ...");
 - statements about normal structures name neither.
 Fields a template may use are listed above each group; unused fields are simply ignored.
 """
 
 from typing import NamedTuple
+
+from app.domain.vocabulary import CORONARY_ARTERIES
 
 
 class Territory(NamedTuple):
@@ -20,107 +23,22 @@ class Territory(NamedTuple):
 
 TERRITORIES: dict[str, Territory] = {
     "LAD": Territory(
-        ("LAD", "left anterior descending artery"),
+        CORONARY_ARTERIES["LAD"],
         ("anterior, anteroseptal and apical", "anterior and anteroseptal"),
         "anterior",
     ),
     "RCA": Territory(
-        ("RCA", "right coronary artery"),
+        CORONARY_ARTERIES["RCA"],
         ("inferior and inferoseptal", "basal to mid inferior and inferoseptal"),
         "inferior",
     ),
     "LCx": Territory(
-        ("LCx", "circumflex", "left circumflex artery"),
+        CORONARY_ARTERIES["LCx"],
         ("lateral and inferolateral", "basal to mid lateral and inferolateral"),
         "lateral",
     ),
 }
 
-# Lower case, matched as word prefixes ("infarct" also finds "infarction"). LV/RV abbreviations
-# of every phrase are added by _reading.py.
-POSITIVE_PHRASES: dict[str, tuple[str, ...]] = {
-    "normal": (
-        "normal cardiac mri",
-        "structurally normal heart",
-        "functionally normal heart",
-        "normal biventricular size",
-        "normal study",
-    ),
-    "dilated_cardiomyopathy": (
-        "dilated cardiomyopathy",
-        "dcm",
-        "dilated left ventricle",
-        "enlarged left ventricle",
-        "left ventricular dilatation",
-        "left ventricular enlargement",
-        "left ventricle is dilated",
-        "left ventricle is enlarged",
-    ),
-    "hypertrophic_cardiomyopathy": (
-        "hypertrophic cardiomyopathy",
-        "hcm",
-        "hypertrophy",
-        "hypertrophied",
-    ),
-    "myocardial_infarction": (
-        "myocardial infarction",
-        "infarct",
-        "regional wall motion abnormality",
-        *(f"{artery.lower()} territory" for t in TERRITORIES.values() for artery in t.arteries),
-    ),
-    "abnormal_right_ventricle": (
-        "dilated right ventricle",
-        "enlarged right ventricle",
-        "right ventricular dilatation",
-        "right ventricular enlargement",
-        "right ventricle is dilated",
-        "right ventricle is enlarged",
-        "right ventricular systolic dysfunction",
-        "right ventricular systolic function is reduced",
-        "right ventricular systolic function is impaired",
-        "reduced right ventricular",
-        "impaired right ventricular",
-        "abnormal right ventricle",
-        "right ventricular abnormality",
-        "right ventricle is abnormal",
-    ),
-    "pericardial_effusion": ("pericardial effusion",),
-}
-
-# Wordings of each condition a clinician might type as a zero-shot prompt, which no template
-# here produces: they test whether the model learned the concept or memorised our phrasing.
-PARAPHRASE_HOLDOUT: dict[str, tuple[str, ...]] = {
-    "normal": (
-        "heart without any structural or functional abnormality",
-        "unremarkable cardiac examination",
-        "healthy heart with normally contracting ventricles",
-    ),
-    "dilated_cardiomyopathy": (
-        "large left ventricular cavity that contracts poorly",
-        "left ventricular cavity expansion with globally weak contraction",
-        "cardiomyopathy with a big, poorly pumping left ventricle",
-    ),
-    "hypertrophic_cardiomyopathy": (
-        "abnormally thick left ventricular muscle",
-        "thick-walled heart muscle disease",
-        "heart muscle thickened out of proportion to loading",
-    ),
-    "myocardial_infarction": (
-        "scar from a heart attack",
-        "dead myocardium after a coronary blockage",
-        "heart attack damage in one coronary distribution",
-    ),
-    "abnormal_right_ventricle": (
-        "right-sided pumping chamber that is large or weak",
-        "failing right heart chamber",
-        "poorly contracting right heart",
-    ),
-    "pericardial_effusion": (
-        "fluid collecting around the heart",
-        "fluid in the sac surrounding the heart",
-        "pericardial space distended by fluid",
-    ),
-}
 
 GRADE_ADVERB = {"": "", "mild": "mildly", "moderate": "moderately", "severe": "severely"}
 

@@ -1,6 +1,5 @@
 """Generate many studies in parallel and keep one manifest per output folder."""
 
-import csv
 import os
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -9,9 +8,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from app.domain.manifest import MANIFEST_NAME, write_manifest
 from app.synth.study import generate_study
-
-MANIFEST_NAME = "manifest.csv"
 
 
 def plan(studies: int, sites: tuple[str, ...]) -> list[tuple[str, int]]:
@@ -64,24 +62,3 @@ def _collect(results: Iterable[dict[str, Any]], bar: tqdm) -> list[dict[str, Any
         bar.update(1)
         bar.set_postfix_str(row["primary_diagnosis"][:12])
     return rows
-
-
-def read_manifest(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        return []
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def write_manifest(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Merge rows into the manifest by study_id (re-running a site replaces its rows)."""
-    merged: dict[str, dict[str, Any]] = {row["study_id"]: row for row in read_manifest(path)}
-    merged.update({str(row["study_id"]): row for row in rows})
-    ordered = sorted(merged.values(), key=lambda row: str(row["study_id"]))
-    fields = list(rows[0]) if rows else list(ordered[0])
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(ordered)
-    tmp.replace(path)

@@ -3,17 +3,11 @@
 The impressions are the text half of the video-text training pairs, so they vary the way real
 reports do (writer style, synonyms, sentence order, hedges, negations, incidental normals) while
 staying faithful: every condition in the ground truth is named, none outside it is asserted, and
-numbers and severity words follow the measurements. `mentioned_conditions` reads a text back,
-negations included, so tests and evaluation can check that promise.
+numbers and severity words follow the measurements. `app.domain.reading.mentioned_conditions`
+reads a text back, negations included, so tests and evaluation can check that promise.
 
-Cut-offs (adult cine SSFP; sexes pooled where reference ranges differ by sex):
-LVEF (rounded, as printed) > 70 % hyperdynamic, >= 55 normal, 45-54 mildly, 35-44 moderately,
-< 35 severely reduced. LVEDVi > 105 mL/m² dilated; RVEDVi > 110 mL/m² dilated; RVEF < 40 %
-reduced; LV wall <= 12 mm normal, >= 30 mm massive. Effusion < 10 mm small, <= 20 moderate.
-Every cut-off is applied to the rounded value the text prints, so a number and its word agree.
-
-Wording lives in `_phrases`, writer habits in `_writers`, reading back in `_reading` (re-exported
-here with `X as X` imports, so this module is the whole impression API).
+The ground truth and its clinical cut-offs live in `findings`, wording in `_phrases`, writer
+habits in `_writers`. Effusion < 10 mm is small, <= 20 moderate.
 """
 
 import re
@@ -23,104 +17,21 @@ from functools import partial
 
 import numpy as np
 
+from app.domain.reading import abbreviate
+from app.domain.vocabulary import CONDITIONS
 from app.synth import _phrases as ph
-from app.synth._reading import CONDITION_PHRASES as CONDITION_PHRASES
-from app.synth._reading import abbreviate
-from app.synth._reading import mentioned_conditions as mentioned_conditions
 from app.synth._writers import WRITERS, Writer
-from app.synth.params import CONDITIONS, HeartParams
-
-LVEDVI_UPPER_NORMAL_ML_M2 = 105.0
-RVEDVI_UPPER_NORMAL_ML_M2 = 110.0
-RVEF_LOWER_NORMAL_PCT = 40
-WALL_UPPER_NORMAL_MM = 12.0
-MASSIVE_WALL_MM = 30.0
+from app.synth.findings import (
+    LVEDVI_UPPER_NORMAL_ML_M2,
+    MASSIVE_WALL_MM,
+    RVEDVI_UPPER_NORMAL_ML_M2,
+    WALL_UPPER_NORMAL_MM,
+    Findings,
+    lvef_category,
+)
 
 REPORT_STYLES: tuple[str, ...] = tuple(WRITERS)
-PARAPHRASE_HOLDOUT = ph.PARAPHRASE_HOLDOUT
 _DISEASES = tuple(c for c in CONDITIONS if c != "normal")
-
-
-@dataclass(frozen=True)
-class Findings:
-    """Ground truth of one study, in the units a report uses. Raises ValueError if inconsistent."""
-
-    conditions: frozenset[str]  # subset of CONDITIONS; "normal" only alone
-    lvedv_ml: float
-    lvesv_ml: float
-    lvef_pct: float
-    lv_max_wall_mm: float  # maximal end-diastolic wall thickness
-    hypertrophy_segment: str | None  # e.g. "basal anteroseptal"
-    infarct_territory: str | None  # "LAD", "RCA" or "LCx"
-    infarct_motion: str | None  # "akinetic", "hypokinetic" or "severely hypokinetic"
-    rvedv_ml: float
-    rvef_pct: float
-    effusion_mm: float  # 0 when none
-    bsa_m2: float
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "conditions", frozenset(self.conditions))
-        unknown = sorted(self.conditions - set(CONDITIONS))
-        if unknown or not self.conditions:
-            raise ValueError(f"conditions must be a non-empty subset of CONDITIONS, got {unknown}")
-        if "normal" in self.conditions and len(self.conditions) > 1:
-            raise ValueError("'normal' cannot be combined with other conditions")
-        if self.infarct_territory not in (None, *ph.TERRITORIES):
-            raise ValueError(f"unknown infarct territory {self.infarct_territory!r}")
-        if self.infarct_motion not in ph.WALL_MOTION:
-            raise ValueError(f"unknown infarct motion {self.infarct_motion!r}")
-        if self.bsa_m2 <= 0:
-            raise ValueError(f"body surface area must be positive, got {self.bsa_m2}")
-
-    @classmethod
-    def from_heart(cls, heart: HeartParams) -> "Findings":
-        """The findings a reader would report for a sampled synthetic heart."""
-        return cls(
-            conditions=heart.conditions,
-            lvedv_ml=heart.lvedv_ml,
-            lvesv_ml=heart.lvesv_ml,
-            lvef_pct=heart.lvef_pct,
-            lv_max_wall_mm=heart.max_wall_mm,
-            hypertrophy_segment=heart.hypertrophy_segment,
-            infarct_territory=heart.infarct_territory,
-            infarct_motion=heart.infarct_motion,
-            rvedv_ml=heart.rvedv_ml,
-            rvef_pct=heart.rvef_pct,
-            effusion_mm=heart.effusion_mm,
-            bsa_m2=heart.bsa_m2,
-        )
-
-    @property
-    def lvedvi_ml_m2(self) -> float:
-        return self.lvedv_ml / self.bsa_m2
-
-    @property
-    def rvedvi_ml_m2(self) -> float:
-        return self.rvedv_ml / self.bsa_m2
-
-    @property
-    def rv_dilated(self) -> bool:
-        return round(self.rvedvi_ml_m2) > RVEDVI_UPPER_NORMAL_ML_M2
-
-    @property
-    def rv_reduced(self) -> bool:
-        return round(self.rvef_pct) < RVEF_LOWER_NORMAL_PCT
-
-
-def lvef_category(lvef_pct: float) -> str:
-    """ "hyperdynamic", "normal", "mildly_reduced", "moderately_reduced" or "severely_reduced".
-
-    Judged on the rounded value the report prints, so number and word never disagree
-    (54.6 % is printed as 55 % and called normal).
-    """
-    shown = round(lvef_pct)
-    if shown > 70:
-        return "hyperdynamic"
-    if shown >= 55:
-        return "normal"
-    if shown >= 45:
-        return "mildly_reduced"
-    return "moderately_reduced" if shown >= 35 else "severely_reduced"
 
 
 def _grade(value: float, normal_max: float, mild_max: float, moderate_max: float) -> str:

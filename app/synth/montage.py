@@ -13,9 +13,9 @@ from PIL import Image
 
 from app.dicom.ingest import load_study
 from app.dicom.study import CineView
+from app.domain.manifest import MANIFEST_NAME, read_manifest
+from app.domain.vocabulary import CONDITIONS
 from app.preprocess.ops import crop_resample, locate_heart
-from app.synth.dataset import MANIFEST_NAME, read_manifest
-from app.synth.params import CONDITIONS
 
 CROP_MM = 150.0
 TILE_PX = 80

@@ -11,15 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PRIMARY_DIAGNOSES = (
-    "normal",
-    "dilated_cardiomyopathy",
-    "hypertrophic_cardiomyopathy",
-    "myocardial_infarction",
-    "abnormal_right_ventricle",
-)
-CONDITIONS = (*PRIMARY_DIAGNOSES, "pericardial_effusion")
-MOTION_ONLY_CONDITION = "myocardial_infarction"
+from app.domain.vocabulary import PRIMARY_DIAGNOSES
 
 # Territory -> (centre angle, half width) in degrees in the heart frame: 0 lateral, 90 anterior,
 # 180 septal, 270 inferior.

@@ -6,10 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from app.domain.vocabulary import CONDITIONS, PRIMARY_DIAGNOSES
 from app.synth.dicom_writer import SeriesImages, StudyHeader, write_series
+from app.synth.findings import Findings
 from app.synth.heart import HeartModel, measure_volumes_ml
-from app.synth.impressions import Findings, write_impression
-from app.synth.params import CONDITIONS, PRIMARY_DIAGNOSES, HeartParams, sample_heart
+from app.synth.impressions import write_impression
+from app.synth.params import HeartParams, sample_heart
 from app.synth.render import Contrast, acquire, render_plane
 from app.synth.scene import HeartPlacement, four_chamber_plane, place_heart, short_axis_stack
 from app.synth.sites import SITES, SiteProfile

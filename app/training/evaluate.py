@@ -17,9 +17,8 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
+from app.domain.vocabulary import MOTION_ONLY_CONDITION, PARAPHRASE_HOLDOUT
 from app.model.clip import CmrClip
-from app.synth.impressions import PARAPHRASE_HOLDOUT
-from app.synth.params import MOTION_ONLY_CONDITION
 from app.text.tokenizer import encode_sentences, load_tokenizer
 from app.training import metrics
 from app.training.calibration import Calibration, fit_calibration

@@ -5,7 +5,7 @@
 Writes cmr_video_encoder/ and cmr_text_encoder/ (config.pbtxt + 1/model.onnx, opset 17, one
 self-contained file each, batch axis dynamic), tokenizer.json and model_card.json. The configs
 are the production (GPU) Triton configs that every other variant is generated from
-(app.inference.triton_repository).
+(app.deploy.triton_repository).
 """
 
 import argparse
@@ -19,8 +19,8 @@ import torch
 from torch import nn
 from tritonclient.grpc import model_config_pb2 as mc
 
+from app.deploy.triton_repository import GPU, config_text, gpu_config
 from app.inference.backend import TEXT_MODEL, VIDEO_MODEL
-from app.inference.triton_repository import GPU, config_text, gpu_config
 from app.model.clip import CmrClip
 from app.model.pretrained import UPSTREAM
 from app.model_card import MODEL_VERSION_PARAMETER, Calibration, ModelCard, TextSpec, sha256_file
@@ -89,7 +89,7 @@ def _config_pbtxt(
     """The production (GPU) Triton config of one encoder, from its interface: tensors, max
     batch, and the model version as a parameter so the gateway can check that Triton serves the
     model its card describes. `max_tokens` bounds variable-length inputs in the TensorRT
-    profiles (see app.inference.triton_repository.gpu_config, which every variant derives from).
+    profiles (see app.deploy.triton_repository.gpu_config, which every variant derives from).
     """
     interface = mc.ModelConfig(name=name, max_batch_size=max_batch)
     interface.version_policy.specific.versions.append(1)

@@ -15,8 +15,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.synth.params import CONDITIONS
+from app.domain.vocabulary import CONDITIONS
 
+Mode = Literal["exclusive", "findings"]  # the question a set's scores answer (see above)
 _PACKAGE = "app.zeroshot"
 _FOLDER = "condition_sets"
 
@@ -38,7 +39,7 @@ class ConditionPrompt(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    label: str = Field(description="one of app.synth.params.CONDITIONS")
+    label: str = Field(description="one of app.domain.vocabulary.CONDITIONS")
     description: str = Field(min_length=1, description="what the condition means here")
     prompts: tuple[str, ...] = Field(min_length=1, description="positive phrasings")
     negative_prompts: tuple[str, ...] = Field(
@@ -65,7 +66,7 @@ class ConditionSet(BaseModel):
 
     name: str = Field(pattern=r"^[a-z0-9_]+$")
     version: str = Field(pattern=r"^\d+\.\d+\.\d+$", description="semantic version")
-    mode: Literal["exclusive", "findings"]
+    mode: Mode
     conditions: tuple[ConditionPrompt, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from fhir.resources.R4B.bundle import Bundle
 
 from app.archive.__main__ import main as archive_cli
-from app.synth.dataset import MANIFEST_NAME, write_manifest
-from app.synth.impressions import mentioned_conditions
+from app.domain.manifest import MANIFEST_NAME, write_manifest
+from app.domain.reading import mentioned_conditions
 from app.synth.study import generate_study
 
 PRIMARIES = (
@@ -69,7 +69,7 @@ def test_phrase_search_returns_archived_studies(
     for result in body["results"]:
         assert result["impression"] == rows[result["study_key"]]["impression"]
         assert result["site"] == "site_a" and result["date"] is not None
-    assert body["model"]["version"] == archive_client.app.state.engine.card.version
+    assert body["model"]["version"] == archive_client.app.state.pipeline.card.version
 
 
 def test_filters_and_limits(archive_client: TestClient) -> None:
@@ -108,7 +108,7 @@ def test_report_draft_is_traceable_to_findings_and_cited_cases(
     response = archive_client.post("/v1/report", files=multipart(study_files))
     assert response.status_code == 200, response.text
     body = response.json()
-    card = archive_client.app.state.engine.card
+    card = archive_client.app.state.pipeline.card
     assert body["disclaimer"] == card.intended_use
     assert {f["label"] for f in body["findings"]} == set(card.calibration.thresholds)
     present = {f["label"] for f in body["findings"] if f["present"]}
@@ -137,7 +137,7 @@ def test_report_as_fhir_validates_as_r4b(archive_client: TestClient, study_files
     )
     assert report.status == "preliminary" and report.conclusion
     device = next(e.resource for e in bundle.entry if e.resource.get_resource_type() == "Device")
-    assert device.version[0].value == archive_client.app.state.engine.card.version
+    assert device.version[0].value == archive_client.app.state.pipeline.card.version
 
 
 def test_restart_keeps_the_archive(

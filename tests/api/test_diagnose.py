@@ -6,8 +6,8 @@ import numpy as np
 from api_helpers import Files, multipart, zipped
 from fastapi.testclient import TestClient
 
+from app.domain.vocabulary import PRIMARY_DIAGNOSES
 from app.model_card import load_model_card
-from app.synth.params import PRIMARY_DIAGNOSES
 from app.zeroshot.condition_sets import load_condition_sets, prompt_set_hash
 
 CARD = load_model_card(__import__("api_helpers").PROJECT_ROOT / "model_repository")

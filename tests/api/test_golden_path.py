@@ -7,7 +7,8 @@ import pytest
 from api_helpers import multipart
 from fastapi.testclient import TestClient
 
-from app.synth.params import PRIMARY_DIAGNOSES, HeartParams, sample_heart
+from app.domain.vocabulary import PRIMARY_DIAGNOSES
+from app.synth.params import HeartParams, sample_heart
 from app.synth.sites import SITES
 from app.synth.study import synthesize_study
 

@@ -6,7 +6,7 @@ import time
 import pytest
 from api_helpers import Files, make_client, multipart
 
-from app.inference.triton_server import TritonProcess
+from app.deploy.triton_server import TritonProcess
 
 
 @pytest.mark.triton

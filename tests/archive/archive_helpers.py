@@ -7,8 +7,8 @@ import numpy as np
 
 from app.archive.models import CaseRecord, SearchHit
 from app.archive.store import ArchiveOptions, SqliteArchive
-from app.inference.engine import ConditionScore
 from app.zeroshot.condition_sets import load_condition_sets
+from app.zeroshot.scoring_sets import ConditionScore
 
 MODEL = "test-model-1"
 DIM = 16

@@ -11,9 +11,9 @@ from archive_helpers import unit_vectors
 from app.archive.__main__ import main
 from app.archive.models import CaseRecord
 from app.archive.store import SqliteArchive
+from app.domain.manifest import write_manifest
+from app.domain.vocabulary import CONDITIONS
 from app.model_card import load_model_card
-from app.synth.dataset import write_manifest
-from app.synth.params import CONDITIONS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CARD = load_model_card(PROJECT_ROOT / "model_repository")

@@ -8,9 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.archive.models import SearchHit
+from app.domain.reading import mentioned_conditions
+from app.domain.vocabulary import PRIMARY_DIAGNOSES
 from app.reporting.draft import FINDING_SENTENCES, NO_FINDING_SENTENCE, Draft, draft_impression
-from app.synth.impressions import Findings, mentioned_conditions, write_impression
-from app.synth.params import PRIMARY_DIAGNOSES, sample_heart
+from app.synth.findings import Findings
+from app.synth.impressions import write_impression
+from app.synth.params import sample_heart
 
 
 def synthetic_impression(seed: int) -> str:

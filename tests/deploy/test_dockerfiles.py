@@ -143,7 +143,7 @@ def test_trainer_pins_the_torch_the_makefile_pins() -> None:
 def test_triton_image_is_the_pinned_ngc_server_with_a_generated_repository() -> None:
     assert re.fullmatch(r"\d\d\.\d\d", triton_release())
     runs = " ".join(instructions("Dockerfile.triton", "RUN"))
-    assert "python -m app.inference.triton_repository --variant" in runs
+    assert "python -m app.deploy.triton_repository --variant" in runs
     assert "--source model_repository --out /models" in runs
     assert (
         "COPY --from=repository /models /models" in (PROJECT_ROOT / "Dockerfile.triton").read_text()

@@ -15,8 +15,9 @@ from deploy_helpers import (
 )
 
 from app.config import ServingSettings
+from app.deploy.triton_repository import write_variant
 from app.inference.backend import TEXT_MODEL, VIDEO_MODEL
-from app.inference.triton_repository import read_model_config, write_variant
+from app.inference.model_config import read_model_config
 from app.model_card import MODEL_VERSION_PARAMETER, load_model_card
 
 

@@ -9,7 +9,7 @@ import yaml
 from cloudcoil.models.prometheus_operator.v1 import PrometheusRule, ServiceMonitor
 from deploy_helpers import K8S, OVERLAYS, Manifest, container, one, only, triton_release
 
-from app.inference.triton_repository import TRT_ENGINE_CACHE
+from app.deploy.triton_repository import TRT_ENGINE_CACHE
 
 # Kubernetes versions whose schemas the objects must pass (kubernetes-validate, strict): the
 # newest it ships and the oldest upstream still supports.

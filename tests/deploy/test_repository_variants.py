@@ -11,8 +11,8 @@ from deploy_helpers import PROJECT_ROOT, REPOSITORY
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from app.inference import tensorrt_plans
-from app.inference.triton_repository import (
+from app.deploy import tensorrt_plans
+from app.deploy.triton_repository import (
     CPU,
     GPU,
     INTERFACE,
@@ -233,4 +233,4 @@ def test_trt_plan_fails_here_with_a_clear_message(
 def test_make_trt_plan_runs_the_builder() -> None:
     makefile = (PROJECT_ROOT / "Makefile").read_text()
     target = makefile[makefile.index("\ntrt-plan:") :].split("\n\n")[0]
-    assert "-m app.inference.tensorrt_plans" in target
+    assert "-m app.deploy.tensorrt_plans" in target

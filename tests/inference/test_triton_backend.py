@@ -14,10 +14,10 @@ import onnxruntime as ort
 import pytest
 
 from app.config import ServingSettings
+from app.deploy.triton_server import TritonProcess, triton_available
 from app.errors import BackendError, BackendTimeoutError, BackendUnavailableError
 from app.inference.backend import TEXT_MODEL, VIDEO_MODEL, VideoBatch
 from app.inference.triton import TritonBackend
-from app.inference.triton_server import TritonProcess, triton_available
 from app.model_card import ModelCard, load_model_card
 
 pytestmark = pytest.mark.triton

@@ -6,7 +6,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from app.inference.triton_repository import read_model_config
+from app.inference.model_config import read_model_config
 from app.model_card import load_model_card, sha256_file
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"

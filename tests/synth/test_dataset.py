@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from app.synth.dataset import MANIFEST_NAME, plan, read_manifest
-from app.synth.params import CONDITIONS
+from app.domain.manifest import MANIFEST_NAME, read_manifest
+from app.domain.vocabulary import CONDITIONS
+from app.synth.dataset import plan
 from app.synth.sites import EXTERNAL_SITES, TRAINING_SITES, resolve_sites
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from app.domain.vocabulary import PRIMARY_DIAGNOSES
 from app.synth.heart import HeartModel, measure_volumes_ml, volume_curve
-from app.synth.params import PRIMARY_DIAGNOSES, sample_heart
+from app.synth.params import sample_heart
 
 
 @pytest.mark.parametrize("diagnosis", PRIMARY_DIAGNOSES)

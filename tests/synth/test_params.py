@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from app.synth.params import MOTION_ONLY_CONDITION, PRIMARY_DIAGNOSES, sample_heart
+from app.domain.vocabulary import MOTION_ONLY_CONDITION, PRIMARY_DIAGNOSES
+from app.synth.params import sample_heart
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ import pytest
 from tokenizers import Tokenizer
 
 from app.model.pretrained import read_tower_files
-from app.synth.impressions import REPORT_STYLES, Findings, write_impression
+from app.synth.findings import Findings
+from app.synth.impressions import REPORT_STYLES, write_impression
 from app.synth.params import sample_heart
 from app.text.tokenizer import (
     CLS,

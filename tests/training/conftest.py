@@ -19,7 +19,7 @@ def tiny_manifest(tmp_path_factory) -> Path:
 def tiny_acdc_manifest(realdata_dir: Path, tmp_path_factory) -> Path:
     """Ten real ACDC subjects (two per group, read in place through links), folds 1 and 2."""
     from app.acdc.manifest import subject_rows
-    from app.synth.dataset import write_manifest
+    from app.domain.manifest import write_manifest
 
     root = tmp_path_factory.mktemp("acdc")
     for first in (1, 21, 41, 61, 81):  # the five groups, in id blocks of 20

@@ -5,8 +5,8 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from app.synth.impressions import PARAPHRASE_HOLDOUT, mentioned_conditions
-from app.synth.params import CONDITIONS, PRIMARY_DIAGNOSES
+from app.domain.reading import mentioned_conditions
+from app.domain.vocabulary import CONDITIONS, PARAPHRASE_HOLDOUT, PRIMARY_DIAGNOSES
 from app.zeroshot.condition_sets import (
     ConditionPrompt,
     ConditionSet,

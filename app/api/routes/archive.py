@@ -17,9 +17,9 @@ from app.api.archive_schemas import (
     SimilarCase,
 )
 from app.api.archive_state import ArchiveDep
-from app.api.deps import EngineDep, MetricsDep, RequestId
+from app.api.deps import MetricsDep, PipelineDep, RequestId
 from app.api.responses import model_info, problems
-from app.api.studies import encode_uploaded_study, inference_slot, received_upload, study_summary
+from app.api.studies import study_summary, study_upload
 from app.api.uploads import StudyForm, study_form_schema
 from app.archive.models import SearchFilters
 from app.config import ServingSettings
@@ -74,17 +74,17 @@ def _form_filters(form: StudyForm) -> SearchFilters:
     responses=problems(401, 409, 422, 502, 503, 504),
 )
 async def search_by_text(
-    body: SearchRequest, engine: EngineDep, archive: ArchiveDep, request_id: RequestId
+    body: SearchRequest, pipeline: PipelineDep, archive: ArchiveDep, request_id: RequestId
 ) -> SearchResponse:
-    settings = engine.settings
+    settings = pipeline.settings
     top_k = _checked_count(body.top_k, "top_k", settings)
     if not body.text.strip() or len(body.text) > settings.max_text_chars:
         raise InvalidSearchError(f"`text` must be 1 to {settings.max_text_chars} characters")
-    (vector,) = await engine.text.prompts([body.text], request_id)
+    (vector,) = await pipeline.text.prompts([body.text], request_id)
     hits = await asyncio.to_thread(archive.search, vector, top_k, body.filters)
     return SearchResponse(
         request_id=request_id,
-        model=model_info(engine.card),
+        model=model_info(pipeline.card),
         results=[SimilarCase.of(hit) for hit in hits],
     )
 
@@ -102,23 +102,20 @@ async def search_by_text(
 )
 async def search_by_study(
     request: Request,
-    engine: EngineDep,
+    pipeline: PipelineDep,
     archive: ArchiveDep,
     metrics: MetricsDep,
     request_id: RequestId,
 ) -> SearchResponse:
-    # The slot before the body is read: refused uploads cost nothing.
-    async with inference_slot(engine), received_upload(request, engine) as upload:
-        top_k = _form_count(upload.form, "top_k", 10, engine.settings)
+    async with study_upload(request, pipeline, metrics, request_id) as upload:
+        top_k = _form_count(upload.form, "top_k", 10, pipeline.settings)
         filters = _form_filters(upload.form)
-        prepared, embeddings = await encode_uploaded_study(engine, upload, request_id)
+        prepared, embeddings = await upload.encode()
         itself = archive.uid_digest(prepared.outline.study_instance_uid)
         hits = await asyncio.to_thread(archive.search, embeddings.study[0], top_k, filters, itself)
-    metrics.observe_stages(prepared.timings_ms)
-    request.state.timings_ms = prepared.timings_ms
     return SearchResponse(
         request_id=request_id,
-        model=model_info(engine.card),
+        model=model_info(pipeline.card),
         results=[SimilarCase.of(hit) for hit in hits],
     )
 
@@ -145,36 +142,32 @@ async def search_by_study(
 )
 async def draft_report(
     request: Request,
-    engine: EngineDep,
+    pipeline: PipelineDep,
     archive: ArchiveDep,
     metrics: MetricsDep,
     request_id: RequestId,
 ) -> Response:
-    # The slot before the body is read: refused uploads cost nothing.
-    async with inference_slot(engine), received_upload(request, engine) as upload:
+    async with study_upload(request, pipeline, metrics, request_id) as upload:
         similar_k = _form_count(
-            upload.form, "similar_cases", DEFAULT_SIMILAR_CASES, engine.settings
+            upload.form, "similar_cases", DEFAULT_SIMILAR_CASES, pipeline.settings
         )
-        prepared, embeddings = await encode_uploaded_study(engine, upload, request_id)
-        timings = prepared.timings_ms
+        prepared, embeddings = await upload.encode()
         draft, similar = await draft_for_embedding(
-            engine,
+            pipeline,
             archive,
             embeddings.study[0],
             similar_k,
             request_id,
-            timings,
+            prepared.timings_ms,
             exclude_uid_digest=archive.uid_digest(prepared.outline.study_instance_uid),
         )
-    metrics.observe_stages(timings)
-    request.state.timings_ms = timings
     if FHIR_MEDIA_TYPE in request.headers.get("accept", ""):
-        bundle = report_bundle(draft, engine.card, FINDINGS_SET, dt.datetime.now(dt.UTC))
+        bundle = report_bundle(draft, pipeline.card, FINDINGS_SET, dt.datetime.now(dt.UTC))
         return JSONResponse(bundle, media_type=FHIR_MEDIA_TYPE)
     body = ReportResponse(
         request_id=request_id,
-        model=model_info(engine.card),
-        disclaimer=engine.card.intended_use,
+        model=model_info(pipeline.card),
+        disclaimer=pipeline.card.intended_use,
         draft_impression=draft.text,
         sentences=draft.sentences,
         findings=draft.findings,

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.api.deps import EngineDep
+from app.api.deps import PipelineDep
 from app.api.responses import problems
 from app.api.schemas import ConditionSetList, ConditionSetSummary
 from app.errors import UnknownConditionSetError
@@ -56,8 +56,8 @@ def _example(example: dict) -> dict[int | str, dict]:
     summary="The model card: version, file digests, input spec, calibration, evaluation",
     responses={**_example(_CARD_EXAMPLE), **problems(401)},
 )
-async def get_model(engine: EngineDep) -> ModelCard:
-    return engine.card
+async def get_model(pipeline: PipelineDep) -> ModelCard:
+    return pipeline.card
 
 
 @router.get(
@@ -66,7 +66,7 @@ async def get_model(engine: EngineDep) -> ModelCard:
     summary="The shipped, versioned condition sets",
     responses=problems(401),
 )
-async def list_condition_sets(engine: EngineDep) -> ConditionSetList:
+async def list_condition_sets(pipeline: PipelineDep) -> ConditionSetList:
     return ConditionSetList(
         condition_sets=[
             ConditionSetSummary(
@@ -76,7 +76,7 @@ async def list_condition_sets(engine: EngineDep) -> ConditionSetList:
                 labels=list(s.labels),
                 sha256=prompt_set_hash(s),
             )
-            for s in engine.condition_sets.values()
+            for s in pipeline.condition_sets.values()
         ]
     )
 
@@ -87,7 +87,7 @@ async def list_condition_sets(engine: EngineDep) -> ConditionSetList:
     summary="One condition set with its prompt ensembles (the YAML the evaluation uses)",
     responses={**_example(_SET_EXAMPLE), **problems(401, 404)},
 )
-async def get_condition_set(name: str, engine: EngineDep) -> ConditionSet:
-    if name not in engine.condition_sets:
+async def get_condition_set(name: str, pipeline: PipelineDep) -> ConditionSet:
+    if name not in pipeline.condition_sets:
         raise UnknownConditionSetError(f"no condition set named {name!r}")
-    return engine.condition_sets[name]
+    return pipeline.condition_sets[name]

@@ -3,15 +3,10 @@
 from fastapi import APIRouter, Request
 
 from app.api.conditions import CONDITIONS_FIELD_SCHEMA, MODE_FIELD_SCHEMA, resolve_scoring_set
-from app.api.deps import EngineDep, MetricsDep, RequestId
+from app.api.deps import MetricsDep, PipelineDep, RequestId
 from app.api.responses import model_info, problems
 from app.api.schemas import ConditionResult, DiagnoseResponse, DiagnoseTimings, PromptSetInfo
-from app.api.studies import (
-    encode_uploaded_study,
-    inference_slot,
-    received_upload,
-    study_summary,
-)
+from app.api.studies import study_summary, study_upload
 from app.api.uploads import study_form_schema
 
 router = APIRouter(prefix="/v1", tags=["diagnosis"])
@@ -31,23 +26,20 @@ router = APIRouter(prefix="/v1", tags=["diagnosis"])
     responses=problems(400, 401, 413, 415, 422, 502, 503, 504),
 )
 async def diagnose(
-    request: Request, engine: EngineDep, metrics: MetricsDep, request_id: RequestId
+    request: Request, pipeline: PipelineDep, metrics: MetricsDep, request_id: RequestId
 ) -> DiagnoseResponse:
-    # The slot before the body is read: refused uploads cost nothing.
-    async with inference_slot(engine), received_upload(request, engine) as upload:
+    async with study_upload(request, pipeline, metrics, request_id) as upload:
         scoring_set = resolve_scoring_set(
-            engine, upload.form.text("conditions"), upload.form.text("mode")
+            pipeline, upload.form.text("conditions"), upload.form.text("mode")
         )
-        prepared, embeddings = await encode_uploaded_study(engine, upload, request_id)
+        prepared, embeddings = await upload.encode()
         timings = prepared.timings_ms
-        scores = await engine.score(embeddings.study[0], scoring_set, request_id, timings)
-    metrics.observe_stages(timings)
-    request.state.timings_ms = timings
+        scores = await pipeline.score(embeddings.study[0], scoring_set, request_id, timings)
     return DiagnoseResponse(
         request_id=request_id,
-        model=model_info(engine.card),
+        model=model_info(pipeline.card),
         prompt_set=PromptSetInfo(name=scoring_set.name, sha256=scoring_set.sha256),
-        intended_use=engine.card.intended_use,
+        intended_use=pipeline.card.intended_use,
         study=study_summary(prepared),
         mode=scoring_set.mode,
         conditions=[

@@ -2,15 +2,10 @@
 
 from fastapi import APIRouter, Request
 
-from app.api.deps import EngineDep, MetricsDep, RequestId
+from app.api.deps import MetricsDep, PipelineDep, RequestId
 from app.api.responses import model_info, problems
 from app.api.schemas import StudyEmbeddingResponse, TextEmbeddingRequest, TextEmbeddingResponse
-from app.api.studies import (
-    encode_uploaded_study,
-    inference_slot,
-    received_upload,
-    study_summary,
-)
+from app.api.studies import study_summary, study_upload
 from app.api.uploads import study_form_schema
 from app.errors import InvalidTextsError
 
@@ -24,17 +19,17 @@ router = APIRouter(prefix="/v1/embed", tags=["embeddings"])
     responses=problems(401, 413, 422, 502, 503, 504),
 )
 async def embed_text(
-    body: TextEmbeddingRequest, engine: EngineDep, metrics: MetricsDep, request_id: RequestId
+    body: TextEmbeddingRequest, pipeline: PipelineDep, metrics: MetricsDep, request_id: RequestId
 ) -> TextEmbeddingResponse:
-    settings = engine.settings
+    settings = pipeline.settings
     if len(body.texts) > settings.max_texts:
         raise InvalidTextsError(f"at most {settings.max_texts} texts in one request")
     if any(len(text) > settings.max_text_chars for text in body.texts):
         raise InvalidTextsError(f"a text has at most {settings.max_text_chars} characters")
-    vectors = await engine.text.embed(body.texts, request_id)
+    vectors = await pipeline.text.embed(body.texts, request_id)
     return TextEmbeddingResponse(
         request_id=request_id,
-        model=model_info(engine.card),
+        model=model_info(pipeline.card),
         dimensions=int(vectors.shape[1]),
         embeddings=vectors.tolist(),
     )
@@ -48,16 +43,13 @@ async def embed_text(
     responses=problems(400, 401, 413, 415, 422, 502, 503, 504),
 )
 async def embed_study(
-    request: Request, engine: EngineDep, metrics: MetricsDep, request_id: RequestId
+    request: Request, pipeline: PipelineDep, metrics: MetricsDep, request_id: RequestId
 ) -> StudyEmbeddingResponse:
-    # The slot before the body is read: refused uploads cost nothing.
-    async with inference_slot(engine), received_upload(request, engine) as upload:
-        prepared, embeddings = await encode_uploaded_study(engine, upload, request_id)
-    metrics.observe_stages(prepared.timings_ms)
-    request.state.timings_ms = prepared.timings_ms
+    async with study_upload(request, pipeline, metrics, request_id) as upload:
+        prepared, embeddings = await upload.encode()
     return StudyEmbeddingResponse(
         request_id=request_id,
-        model=model_info(engine.card),
+        model=model_info(pipeline.card),
         dimensions=int(embeddings.study.shape[1]),
         study=study_summary(prepared),
         embedding=embeddings.study[0].tolist(),

@@ -6,7 +6,7 @@ import asyncio
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from app.api.deps import EngineDep, MetricsDep
+from app.api.deps import MetricsDep, PipelineDep
 from app.api.responses import model_info, problems
 from app.api.schemas import HealthStatus, ReadyStatus
 from app.errors import CmrError, NotReadyError
@@ -26,15 +26,17 @@ async def healthz() -> HealthStatus:
     summary="The backend serves the card's model and the default prompts are embedded",
     responses=problems(503),
 )
-async def readyz(engine: EngineDep) -> ReadyStatus:
+async def readyz(pipeline: PipelineDep) -> ReadyStatus:
     try:
         async with asyncio.timeout(READY_TIMEOUT_S):
-            await engine.ready()
+            await pipeline.ready()
     except TimeoutError:
-        raise NotReadyError(f"the {engine.backend.name} backend did not answer in time") from None
+        raise NotReadyError(f"the {pipeline.backend.name} backend did not answer in time") from None
     except CmrError as exc:
-        raise NotReadyError(f"{engine.backend.name} backend: {exc.message}") from None
-    return ReadyStatus(status="ready", backend=engine.backend.name, model=model_info(engine.card))
+        raise NotReadyError(f"{pipeline.backend.name} backend: {exc.message}") from None
+    return ReadyStatus(
+        status="ready", backend=pipeline.backend.name, model=model_info(pipeline.card)
+    )
 
 
 @router.get(

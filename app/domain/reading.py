@@ -6,7 +6,7 @@ study's ground truth with the same phrase families the writer promises to use.
 
 import re
 
-from app.synth._phrases import POSITIVE_PHRASES
+from app.domain.vocabulary import POSITIVE_PHRASES
 
 _ABBREVIATIONS = (
     (re.compile(r"\bleft ventric(?:ular|le)\b", re.IGNORECASE), "LV"),

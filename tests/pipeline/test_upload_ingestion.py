@@ -17,9 +17,9 @@ from app.dicom.reader import HeaderReader
 from app.dicom.sources import Payload, Upload
 from app.dicom.study import CineStudy
 from app.errors import CmrError, NotDicomError, TooManyFilesError
-from app.inference import engine, ingestion
-from app.inference.ingestion import UploadIngestion
 from app.model_card import ModelCard, load_model_card
+from app.pipeline import ingestion, prepare
+from app.pipeline.ingestion import UploadIngestion
 from app.synth.study import synthesize_study
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
@@ -37,8 +37,8 @@ def uploads(tmp_path_factory: pytest.TempPathFactory) -> list[Upload]:
     return [(p.name, p.read_bytes()) for p in sorted(study.write(out))]
 
 
-def _ingest(uploads: list[Upload], card: ModelCard, limits: IngestLimits) -> engine.PreparedStudy:
-    async def run() -> engine.PreparedStudy:
+def _ingest(uploads: list[Upload], card: ModelCard, limits: IngestLimits) -> prepare.PreparedStudy:
+    async def run() -> prepare.PreparedStudy:
         ingestion = UploadIngestion(card, limits)
         for upload in uploads:
             ingestion.add(upload)
@@ -56,7 +56,7 @@ def test_gives_what_prepare_study_gives_on_the_whole_upload(
     if slow:
         _count_as_slow(monkeypatch)
     streamed = _ingest(uploads, card, IngestLimits())
-    whole = engine.prepare_study(uploads, card, IngestLimits())
+    whole = prepare.prepare_study(uploads, card, IngestLimits())
     assert streamed.outline == whole.outline
     for name in ("sax", "lax", "lax_present"):
         np.testing.assert_array_equal(
@@ -80,17 +80,17 @@ def test_the_pixels_are_freed_in_the_worker_thread(
         _count_as_slow(monkeypatch)
     freed_in: list[int] = []
     ingested: list[weakref.ref] = []
-    preprocessed = engine.preprocessed
+    preprocessed = prepare.preprocessed
 
     def preprocessed_and_watch(
         cine: CineStudy, card: ModelCard, parse_ms: float
-    ) -> engine.PreparedStudy:
+    ) -> prepare.PreparedStudy:
         for view in cine.views.values():
             ingested.append(weakref.ref(view.pixels))
             weakref.finalize(view.pixels, lambda: freed_in.append(threading.get_ident()))
         return preprocessed(cine, card, parse_ms)
 
-    monkeypatch.setattr(engine, "preprocessed", preprocessed_and_watch)  # prepare_study's
+    monkeypatch.setattr(prepare, "preprocessed", preprocessed_and_watch)  # prepare_study's
     monkeypatch.setattr(ingestion, "preprocessed", preprocessed_and_watch)  # the worker's
     _ingest(uploads, card, IngestLimits())  # the event loop runs in this thread
     assert ingested and all(pixels() is None for pixels in ingested)
@@ -170,11 +170,11 @@ def test_a_fast_upload_goes_through_prepare_study_at_once(
 ) -> None:
     """Once the body is in, the files take the in-process path, all of them in one call."""
     calls: list[list[Upload]] = []
-    prepare_study = engine.prepare_study
+    prepare_study = prepare.prepare_study
 
     def prepare_and_watch(
         sent: list[Upload], card: ModelCard, limits: IngestLimits
-    ) -> engine.PreparedStudy:
+    ) -> prepare.PreparedStudy:
         calls.append(list(sent))
         return prepare_study(sent, card, limits)
 
@@ -209,7 +209,7 @@ def test_errors_are_those_of_prepare_study_and_raised_by_finish(
     with pytest.raises(error) as streamed:
         _ingest(sent, card, limits)
     with pytest.raises(error) as whole:
-        engine.prepare_study(sent, card, limits)
+        prepare.prepare_study(sent, card, limits)
     assert streamed.value.message == whole.value.message
 
 

@@ -1,6 +1,6 @@
 """Triton python-backend model that runs an encoder's ONNX file with onnxruntime.
 
-Not imported by the gateway: `app.inference.triton_repository` copies this file as `model.py`
+Not imported by the gateway: `app.deploy.triton_repository` copies this file as `model.py`
 into each model's version folder of the python-backend variant, where Triton's python stub (in
 the server venv, `.venv-triton`) loads it. The production repository serves the same ONNX file
 with the onnxruntime backend; this variant exists because the CPU-only Triton that tests and

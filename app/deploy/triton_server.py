@@ -1,12 +1,12 @@
 """A real Triton Inference Server on a CPU-only machine: pytriton's `tritonserver` binary.
 
-    python -m app.inference.triton_server --repository build/triton_repo \
+    python -m app.deploy.triton_server --repository build/triton_repo \
         --http-port 8000 --grpc-port 8001 --metrics-port 8002
 
 The `nvidia-pytriton` wheel carries Triton 2.51 and its python backend; it lives in a venv of its
 own (`.venv-triton`, `make triton-up` creates it; `CMR_TRITON_VENV` points elsewhere) because
 the python backend needs numpy<2 while the gateway runs numpy 2. Serve it the python-backend
-variant of the model repository (`app.inference.triton_repository`). Flags follow production:
+variant of the model repository (`app.deploy.triton_repository`). Flags follow production:
 strict readiness, no model control, admin APIs restricted behind a random token, no auto-complete
 of configs. Tests use `TritonProcess`; `triton_available()` says why it cannot run, if it cannot.
 """
@@ -274,7 +274,7 @@ class TritonProcess:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m app.inference.triton_server", description=__doc__.splitlines()[0]
+        prog="python -m app.deploy.triton_server", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--repository", type=Path, required=True, help="python-backend variant")
     parser.add_argument("--host", default="127.0.0.1", help="address Triton binds to")

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from app.config import IngestLimits
 from app.dicom.ingest import StudyFromUploads
 from app.dicom.sources import Upload
-from app.inference.engine import PreparedStudy, prepare_study, preprocessed
 from app.model_card import ModelCard
+from app.pipeline.prepare import PreparedStudy, prepare_study, preprocessed
 
 _END = None  # the queue's last item: the body is in
 # An upload is slow when it arrives under this rate, judged once this much of it has come. Over

@@ -1,9 +1,9 @@
 """Native TensorRT plans: the faster GPU option, built on a GPU machine with TensorRT.
 
-    python -m app.inference.tensorrt_plans --source model_repository \
+    python -m app.deploy.tensorrt_plans --source model_repository \
         --out build/model_repository/tensorrt_plan            # or: make trt-plan
 
-Writes the `tensorrt_plan` variant of the production repository (app.inference.triton_repository)
+Writes the `tensorrt_plan` variant of the production repository (app.deploy.triton_repository)
 and builds each model's `1/model.plan` from its ONNX file with `trtexec`: FP16, and the very
 optimisation profile of the production config (its trt_profile_min/opt/max_shapes: batch 1,
 opt, max_batch_size), so every batch Triton forms fits the engine. Compared with the onnxruntime
@@ -23,12 +23,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.inference.triton_repository import (
-    PROFILE_KEYS,
-    TENSORRT_PLAN,
-    read_model_config,
-    write_variant,
-)
+from app.deploy.triton_repository import PROFILE_KEYS, TENSORRT_PLAN, write_variant
+from app.inference.model_config import read_model_config
 
 TRTEXEC_ENV = "TRTEXEC"
 TRTEXEC_DEFAULT = Path("/usr/src/tensorrt/bin/trtexec")  # where NGC's tensorrt image has it
@@ -100,7 +96,7 @@ def build_plans(source: Path, out: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m app.inference.tensorrt_plans", description=__doc__.splitlines()[0]
+        prog="python -m app.deploy.tensorrt_plans", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--source", type=Path, default=Path("model_repository"))
     parser.add_argument("--out", type=Path, default=Path("build/model_repository/tensorrt_plan"))

@@ -5,11 +5,8 @@ from pathlib import Path
 import pytest
 from tritonclient.grpc import model_config_pb2 as mc
 
-from app.inference.triton_repository import (
-    PYTHON_MODEL,
-    read_model_config,
-    write_python_backend_variant,
-)
+from app.deploy.triton_repository import PYTHON_MODEL, write_python_backend_variant
+from app.inference.model_config import read_model_config
 from app.model_card import MODEL_VERSION_PARAMETER, load_model_card, sha256_file
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"

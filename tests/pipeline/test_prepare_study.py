@@ -8,8 +8,8 @@ import pytest
 from app.config import IngestLimits
 from app.dicom import ingest
 from app.dicom.study import CineStudy, StudyOutline
-from app.inference import engine
 from app.model_card import load_model_card
+from app.pipeline import prepare
 from app.synth.study import synthesize_study
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
@@ -29,8 +29,8 @@ def test_the_full_resolution_pixels_are_released_once_preprocessed(
         outlines.append(cine.outline())
         return cine
 
-    monkeypatch.setattr(engine, "load_study", load_and_watch)
-    prepared = engine.prepare_study(uploads, load_model_card(REPOSITORY), IngestLimits())
+    monkeypatch.setattr(prepare, "load_study", load_and_watch)
+    prepared = prepare.prepare_study(uploads, load_model_card(REPOSITORY), IngestLimits())
 
     assert ingested and all(pixels() is None for pixels in ingested)
     assert prepared.outline == outlines[0]

@@ -1,0 +1,180 @@
+"""What the gateway does with a study and a question, independent of HTTP: the one service the
+routes call.
+
+uploads -> PreparedStudy (app/pipeline/prepare.py, in worker threads while the upload streams:
+app/pipeline/ingestion.py) -> backend -> unit embeddings -> zero-shot scores (app/zeroshot).
+The number of studies in flight is bounded by `InferenceSlots`, so the event loop stays free.
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+
+import numpy as np
+
+from app.config import IngestLimits, ServingSettings
+from app.dicom.sources import Upload
+from app.errors import OverloadedError, RequestTimeoutError
+from app.inference.backend import EncoderBackend, VideoBatch, VideoEmbeddings
+from app.inference.text import TextEmbedder
+from app.model_card import ModelCard, load_model_card
+from app.pipeline.ingestion import UploadIngestion
+from app.pipeline.prepare import PreparedStudy, elapsed_ms, prepare_study
+from app.text.tokenizer import load_tokenizer
+from app.zeroshot.condition_sets import load_condition_sets
+from app.zeroshot.scoring_sets import ConditionScore, ScoringSet, score_conditions
+
+
+class InferenceSlots:
+    """Bounds the studies decoded and encoded at once. A request that finds no free slot
+    within `max_wait_s` is refused with OverloadedError (503 + Retry-After), never queued
+    without bound."""
+
+    def __init__(self, capacity: int, max_wait_s: float) -> None:
+        self.capacity = capacity
+        self._semaphore = asyncio.Semaphore(capacity)
+        self._max_wait_s = max_wait_s
+        self.in_use = 0
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        try:
+            if self._semaphore.locked() and self._max_wait_s == 0:
+                raise TimeoutError
+            await asyncio.wait_for(self._semaphore.acquire(), timeout=self._max_wait_s or None)
+        except TimeoutError:
+            raise OverloadedError(
+                f"all {self.capacity} inference slots are busy; retry shortly", retry_after_s=1
+            ) from None
+        self.in_use += 1
+        try:
+            yield
+        finally:
+            self.in_use -= 1
+            self._semaphore.release()
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: ServingSettings,
+        card: ModelCard,
+        backend: EncoderBackend,
+        text: TextEmbedder,
+    ) -> None:
+        self.settings = settings
+        self.card = card
+        self.backend = backend
+        self.text = text
+        self.condition_sets = load_condition_sets()
+        self.slots = InferenceSlots(settings.max_concurrent_inferences, settings.max_queue_wait_s)
+        self.limits = IngestLimits(max_files=settings.max_upload_files)
+
+    @classmethod
+    def from_settings(cls, settings: ServingSettings) -> "Pipeline":
+        repository = settings.model_repository
+        card = load_model_card(repository)
+        backend = make_backend(settings, card)
+        tokenizer = load_tokenizer(repository / card.text.tokenizer)
+        text = TextEmbedder(backend, tokenizer, card.text, settings.prompt_cache_size)
+        return cls(settings, card, backend, text)
+
+    def shipped_sets(self) -> Iterator[ScoringSet]:
+        return (ScoringSet.shipped(s) for s in self.condition_sets.values())
+
+    async def start(self) -> None:
+        await self.backend.start()
+
+    async def close(self) -> None:
+        await self.backend.close()
+
+    async def ready(self) -> None:
+        """Raise unless the backend serves the card's model and the default prompts are cached
+        (they are embedded here on first success, so readiness implies a warm cache)."""
+        await self.backend.ready()
+        prompts = [p for s in self.shipped_sets() for p in s.all_prompts()]
+        if not self.text.is_pinned(prompts):
+            await self.text.pin(prompts, request_id="warm-up")
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one inference slot within the request deadline; OverloadedError (503) when
+        none is free, RequestTimeoutError (504) when the work outlives the deadline. A slot
+        covers receiving the upload too, so the studies held in memory at once are bounded by
+        the slots."""
+        async with self.slots.hold():
+            try:
+                async with asyncio.timeout(self.settings.request_timeout_s):
+                    yield
+            except TimeoutError:
+                raise RequestTimeoutError(
+                    f"the study was not processed within {self.settings.request_timeout_s:g} s"
+                ) from None
+
+    def ingestion(self) -> UploadIngestion:
+        """The ingestion of one upload, fed file by file as its body arrives."""
+        return UploadIngestion(self.card, self.limits)
+
+    async def prepare(self, uploads: list[Upload]) -> PreparedStudy:
+        return await asyncio.to_thread(prepare_study, uploads, self.card, self.limits)
+
+    async def encode_upload(
+        self, ingestion: UploadIngestion, receive_ms: float, request_id: str
+    ) -> tuple[PreparedStudy, VideoEmbeddings]:
+        """The ingested upload that took `receive_ms` to arrive, and its embeddings. Raises the
+        data layer's and the backend's CmrErrors."""
+        prepared = await ingestion.finish()
+        prepared.timings_ms = {"receive": receive_ms, **prepared.timings_ms}
+        return prepared, await self.encode_study(prepared, request_id)
+
+    async def encode_study(self, prepared: PreparedStudy, request_id: str) -> VideoEmbeddings:
+        started = time.perf_counter()
+        model_input = prepared.model_input
+        batch = VideoBatch(
+            sax=model_input.sax[None].astype(np.float32),
+            lax=model_input.lax[None].astype(np.float32),
+            lax_present=model_input.lax_present[None].astype(np.float32),
+        )
+        embeddings = await self.backend.encode_video(batch, request_id)
+        prepared.timings_ms["encode_video"] = elapsed_ms(started)
+        return embeddings
+
+    async def score(
+        self,
+        study_embedding: np.ndarray,
+        scoring_set: ScoringSet,
+        request_id: str,
+        timings_ms: dict[str, float],
+    ) -> list[ConditionScore]:
+        """Scores of one unit study embedding (D,), sorted by probability, descending."""
+        started = time.perf_counter()
+        positives = [await self.text.prompts(p, request_id) for p in scoring_set.prompts]
+        negatives = (
+            [await self.text.prompts(n, request_id) for n in scoring_set.negative_prompts]
+            if scoring_set.mode == "findings"
+            else []
+        )
+        timings_ms["encode_text"] = elapsed_ms(started)
+        started = time.perf_counter()
+        scores = score_conditions(
+            study_embedding,
+            scoring_set,
+            positives,
+            negatives,
+            self.card.logit_scale,
+            self.card.calibration,
+            shipped=scoring_set.name in self.condition_sets,
+        )
+        timings_ms["score"] = elapsed_ms(started)
+        return scores
+
+
+def make_backend(settings: ServingSettings, card: ModelCard) -> EncoderBackend:
+    if settings.backend == "triton":
+        from app.inference.triton import TritonBackend  # tritonclient only where used
+
+        return TritonBackend(settings, card)
+    from app.inference.embedded import EmbeddedBackend
+
+    return EmbeddedBackend(settings.model_repository, card, settings.inference_threads)
