@@ -13,7 +13,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from app.training.evaluate import Run
+from app.training.run import Run
 
 
 def _median_ms(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
@@ -60,7 +60,7 @@ def main() -> None:
         print(
             f"{'video encoder':<28}{batch:>6}{ms['torch']:>11.1f}{ms['onnx']:>16.1f}{ratio:>8.2f}"
         )
-    ids = rng.integers(4, run.model.cfg.text.vocab_size, (16, 24)).astype(np.int64)
+    ids = rng.integers(1000, run.model.cfg.text.tower.vocab_size, (16, 24)).astype(np.int64)
     mask = np.ones_like(ids)
 
     def torch_text():

@@ -1,8 +1,10 @@
 """What one training step costs on CPU for each video-encoder stem stride: forward + backward
-of a batch of `batch_size` random studies through the demo configuration's CMR-CLIP, the strides
-interleaved, median of --repeats steps (after one warm-up each).
+of a batch of `batch_size` random studies through a configuration's CMR-CLIP (the demo's by
+default), the strides interleaved, median of --repeats steps (after one warm-up each). The text
+side starts from the locked tower's cached output, as in training (6 sentences of 24 tokens per
+impression).
 
-    python bench/bench_train_step.py [--strides 2,4] [--repeats 3]
+    python bench/bench_train_step.py [--config app/training/gpu.toml] [--strides 2,4] [--repeats 3]
 """
 
 import argparse
@@ -17,30 +19,29 @@ from app.training.config import load_config
 from app.training.train import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
-VOCAB = 2000  # the demo tokenizer's size; token ids only need to be in range
+SENTENCES, TOKENS = 6, 24  # per impression
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=ROOT / "app/training/demo.toml")
     parser.add_argument("--strides", default="2,4")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.manual_seed(0)
     torch.use_deterministic_algorithms(True, warn_only=True)  # as training runs
-    base = load_config(ROOT / "app/training/demo.toml")
+    base = load_config(args.config)
     spec, b = base.input, base.train.batch_size
     shape = (spec.frames, spec.crop_px, spec.crop_px)
     sax, lax = torch.rand(b, spec.sax_slices, *shape), torch.rand(b, len(spec.lax_views), *shape)
     present = torch.ones(b, len(spec.lax_views))
-    length = base.data.max_tokens
-    ids = torch.randint(4, VOCAB, (b, base.data.max_sentences, length))
-    mask = torch.ones_like(ids)
-    sentences = torch.ones(b, base.data.max_sentences, dtype=torch.bool)
+    states = torch.randn(b * SENTENCES, TOKENS, 384)  # the tower's width
+    text_mask = torch.ones(b * SENTENCES, TOKENS, dtype=torch.int64)
+    weights = torch.repeat_interleave(torch.eye(b), SENTENCES, dim=1) / SENTENCES  # (B, B*S)
     strides = [int(s) for s in args.strides.split(",")]
     models = {
         s: build_model(
-            base.model_copy(update={"model": base.model.model_copy(update={"stem_stride": s})}),
-            VOCAB,
+            base.model_copy(update={"model": base.model.model_copy(update={"stem_stride": s})})
         )
         for s in strides
     }
@@ -48,7 +49,7 @@ def main() -> None:
     def step(stride: int) -> float:
         model = models[stride]
         started = time.perf_counter()
-        video, text = model(sax, lax, present, ids, mask, sentences)
+        video, text = model(sax, lax, present, states, text_mask, weights)
         clip_loss(video, text, model.scale()).backward()
         model.zero_grad(set_to_none=True)
         return time.perf_counter() - started

@@ -89,7 +89,7 @@ class ReportResponse(BaseModel):
                     "disclaimer": "Research and decision support only: …",
                     "draft_impression": (
                         "Dilated left ventricle with reduced systolic function, suggesting "
-                        "dilated cardiomyopathy (probability 0.97; threshold 0.93). Similar "
+                        "dilated cardiomyopathy (probability 0.97; threshold 0.5). Similar "
                         'case site_d-s11-00042 (similarity 0.91): "Severely dilated LV with '
                         'an LVEF of 22%."'
                     ),
@@ -111,7 +111,7 @@ class ReportResponse(BaseModel):
                         {
                             "label": "dilated_cardiomyopathy",
                             "probability": 0.97,
-                            "threshold": 0.93,
+                            "threshold": 0.5,
                             "present": True,
                         }
                     ],

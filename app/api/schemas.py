@@ -78,9 +78,18 @@ class ConditionResult(BaseModel):
     similarity: float = Field(ge=-1.0001, le=1.0001, description="cosine to the prompt ensemble")
     rank: int = Field(ge=1)
     threshold: float | None = Field(
-        None, description="findings mode, shipped sets: the calibrated decision threshold"
+        None, description="findings mode: the decision threshold, 0.5 (none in exclusive mode)"
     )
     present: bool | None = Field(None, description="probability >= threshold, where one exists")
+    calibration: Literal["temperature", "platt", "none"] = Field(
+        "none",
+        description=(
+            "how the probability was calibrated: 'temperature' (shipped exclusive set, when the "
+            "card keeps one), 'platt' (shipped findings set, per finding), 'none' (custom "
+            "prompts: softmax of scale x cosine, or sigmoid of scale x the positive-negative "
+            "margin)"
+        ),
+    )
 
 
 class DiagnoseTimings(BaseModel):

@@ -24,7 +24,7 @@ from app.inference.backend import TEXT_MODEL, VIDEO_MODEL
 from app.model.clip import CmrClip
 from app.model.pretrained import UPSTREAM
 from app.model_card import MODEL_VERSION_PARAMETER, Calibration, ModelCard, TextSpec, sha256_file
-from app.training.evaluate import Run
+from app.training.run import Run
 
 OPSET = 17
 EVALUATION_KEYS = (

@@ -5,6 +5,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -63,6 +64,10 @@ class ScoringSet:
         return [p for group in (*self.prompts, *self.negative_prompts) for p in group]
 
 
+CalibrationMethod = Literal["temperature", "platt", "none"]
+DECISION_THRESHOLD = 0.5  # findings mode: present <=> probability >= 0.5
+
+
 @dataclass(frozen=True)
 class ConditionScore:
     label: str
@@ -70,6 +75,7 @@ class ConditionScore:
     similarity: float
     rank: int
     threshold: float | None = None
+    calibration: CalibrationMethod = "none"
 
 
 def score_conditions(
@@ -84,30 +90,42 @@ def score_conditions(
     """Scores of one unit study embedding (D,), sorted by probability, descending.
 
     `positives` (and, in findings mode, `negatives`) hold per condition its unit prompt
-    embeddings (P, D). Exclusive mode is temperature-calibrated; findings carry the card's
-    calibrated thresholds, but only for a `shipped` set (the thresholds were fitted on its
-    prompts, not on a custom list's)."""
+    embeddings (P, D). Calibration applies to a `shipped` set only, as it was fit on its
+    prompts: exclusive mode divides by the card's temperature; findings mode Platt-scales each
+    finding's positive-negative margin. A custom set is scored uncalibrated (softmax of
+    scale * cos; sigmoid of scale * margin) and says so. In findings mode a finding is present
+    when its probability reaches 0.5: calibrated, an even chance; uncalibrated, the positive
+    prompts lying closer to the study than the negative ones."""
     positive = np.stack([ensemble(p) for p in positives])
-    thresholds: dict[str, float] = {}
+    labels = scoring_set.labels
     if scoring_set.mode == "exclusive":
+        temperature = calibration.temperature if shipped else 1.0
         probabilities, similarity = exclusive_probabilities(
-            study_embedding[None], positive, logit_scale, calibration.temperature
+            study_embedding[None], positive, logit_scale, temperature
         )
+        methods: list[CalibrationMethod] = ["temperature" if temperature != 1.0 else "none"] * len(
+            labels
+        )
+        threshold = None
     else:
         negative = np.stack([ensemble(n) for n in negatives])
+        fits = calibration.findings if shipped else {}
+        slopes = np.array([fits[x].slope if x in fits else logit_scale for x in labels])
+        intercepts = np.array([fits[x].intercept if x in fits else 0.0 for x in labels])
         probabilities, similarity = finding_probabilities(
-            study_embedding[None], positive, negative, logit_scale
+            study_embedding[None], positive, negative, logit_scale, (slopes, intercepts)
         )
-        if shipped:
-            thresholds = calibration.thresholds
+        methods = ["platt" if x in fits else "none" for x in labels]
+        threshold = DECISION_THRESHOLD
     order = np.argsort(-probabilities[0], kind="stable")
     return [
         ConditionScore(
-            label=scoring_set.labels[i],
+            label=labels[i],
             probability=float(probabilities[0, i]),
             similarity=float(similarity[0, i]),
             rank=rank,
-            threshold=thresholds.get(scoring_set.labels[i]),
+            threshold=threshold,
+            calibration=methods[i],
         )
         for rank, i in enumerate(order, start=1)
     ]

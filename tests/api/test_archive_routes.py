@@ -110,7 +110,7 @@ def test_report_draft_is_traceable_to_findings_and_cited_cases(
     body = response.json()
     card = archive_client.app.state.pipeline.card
     assert body["disclaimer"] == card.intended_use
-    assert {f["label"] for f in body["findings"]} == set(card.calibration.thresholds)
+    assert {f["label"] for f in body["findings"]} == set(card.calibration.findings)
     present = {f["label"] for f in body["findings"] if f["present"]}
     cases = {case["study_key"]: case for case in body["similar_cases"]}
     assert 0 < len(cases) <= 5

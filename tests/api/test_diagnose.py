@@ -1,8 +1,10 @@
 """POST /v1/diagnose on both backends: the contract, modes, custom prompts, zip uploads."""
 
+import io
 import json
 
 import numpy as np
+import pydicom
 from api_helpers import Files, multipart, zipped
 from fastapi.testclient import TestClient
 
@@ -51,10 +53,11 @@ def test_findings_mode_scores_each_finding_against_its_threshold(
     assert body["prompt_set"]["name"] == "cardiac_findings_v1"
     for condition in body["conditions"]:
         assert 0 <= condition["probability"] <= 1
-        threshold = CARD.calibration.thresholds.get(condition["label"])
-        assert condition["threshold"] == threshold
-        if threshold is not None:
-            assert condition["present"] == (condition["probability"] >= threshold)
+        assert condition["threshold"] == 0.5
+        assert condition["present"] == (condition["probability"] >= 0.5)
+        fitted = condition["label"] in CARD.calibration.findings
+        assert condition["calibration"] == ("platt" if fitted else "none")
+    assert CARD.calibration.findings  # the shipped findings are calibrated
 
 
 def test_custom_prompts_rank_the_callers_labels(client: TestClient, study_files: Files) -> None:
@@ -81,7 +84,14 @@ def test_custom_prompts_rank_the_callers_labels(client: TestClient, study_files:
         assert body["mode"] == mode
         assert body["prompt_set"]["name"] == "custom"
         assert {c["label"] for c in body["conditions"]} == {"dilated LV", "pericardial effusion"}
-        assert all(c["threshold"] is None for c in body["conditions"])
+        # custom prompts are never calibrated, and the response says so
+        assert all(c["calibration"] == "none" for c in body["conditions"])
+        if mode == "findings":
+            for c in body["conditions"]:
+                assert c["threshold"] == 0.5 and c["present"] == (c["probability"] >= 0.5)
+        else:
+            assert all(c["threshold"] is None for c in body["conditions"])
+            assert np.isclose(sum(c["probability"] for c in body["conditions"]), 1.0, atol=1e-5)
 
 
 def test_a_zip_of_the_study_scores_as_its_files(client: TestClient, study_files: Files) -> None:
@@ -109,3 +119,24 @@ def test_every_response_names_the_model(client: TestClient) -> None:
     assert response.headers["x-model-version"] == CARD.version
     assert response.headers["x-model-name"] == CARD.name
     assert response.headers["x-model-sha256"] == CARD.weights_sha256
+
+
+def _key_frames(files: Files) -> Files:
+    """Only end-diastole (the first trigger time) and end-systole (the one nearest a third of
+    the cycle) of every clip, as an archive that keeps key frames gives a study."""
+    times = {name: float(pydicom.dcmread(io.BytesIO(data)).TriggerTime) for name, data in files}
+    distinct = sorted(set(times.values()))
+    systole = min(distinct, key=lambda t: abs(t - distinct[-1] / 3))
+    return [(name, data) for name, data in files if times[name] in (distinct[0], systole)]
+
+
+def test_a_key_frame_study_is_diagnosed_with_a_warning(
+    client: TestClient, study_files: Files
+) -> None:
+    key_frames = _key_frames(study_files)
+    assert 0 < len(key_frames) < len(study_files) // 4
+    response = client.post("/v1/diagnose", files=multipart(key_frames))
+    assert response.status_code == 200, response.text
+    study = response.json()["study"]
+    assert study["phases"] == 2
+    assert any(w.startswith("key frames only") for w in study["warnings"])

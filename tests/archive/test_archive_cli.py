@@ -63,7 +63,7 @@ def test_evaluate_writes_phrase_precision_and_finding_f1(manifest: Path, tmp_pat
     main(["evaluate", "--manifest", str(manifest), "--archive", str(archive), "--out", str(out)])
     result = json.loads(out.read_text())
     assert result["model_version"] == CARD.version and result["studies"] == N
-    assert set(result["phrase_search"]) == set(CARD.calibration.thresholds)
+    assert set(result["phrase_search"]) == set(CARD.calibration.findings)
     for label, search in result["phrase_search"].items():
         assert 0 <= search["precision"] <= 1 and search["prompts"]
         assert search["prevalence"] == pytest.approx(2 / N), label

@@ -382,8 +382,31 @@ def test_single_phase_per_slice_is_not_cine(derive: Derive) -> None:
 
 
 def test_min_cine_phases_comes_from_the_limits(sunnybrook_dir: Path) -> None:
-    with pytest.raises(NoCineSeriesError):
-        load_study(sunnybrook_dir, IngestLimits(min_cine_phases=21))
+    """Fewer phases than a cine needs: read as key frames, and said so."""
+    study = load_study(sunnybrook_dir, IngestLimits(min_cine_phases=21))
+    assert study.sax.n_phases == 20
+    assert any(w.startswith("key frames only: at most 20 phases") for w in study.warnings)
+    assert not any("key frames" in w for w in load_study(sunnybrook_dir).warnings)
+
+
+def _phases_of_each_slice(sunnybrook_dir: Path, out: Path, phases: set[int]) -> Path:
+    """The real study with only the given phase indices (0-based) of every slice kept."""
+    out.mkdir()
+    for path in sunnybrook_dir.glob("*.dcm"):
+        if (int(path.stem) - 1) % 20 in phases:  # N.dcm: slice-major, 20 phases a slice
+            (out / path.name).write_bytes(path.read_bytes())
+    return out
+
+
+def test_an_end_diastole_end_systole_pair_is_a_study(sunnybrook_dir: Path, tmp_path: Path) -> None:
+    study = load_study(_phases_of_each_slice(sunnybrook_dir, tmp_path / "ed_es", {0, 7}))
+    assert (study.sax.n_slices, study.sax.n_phases) == (12, 2)
+    assert any(w.startswith("key frames only: at most 2 phases") for w in study.warnings)
+
+
+def test_a_single_phase_is_no_cine(sunnybrook_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(NoCineSeriesError, match="2 or more phases"):
+        load_study(_phases_of_each_slice(sunnybrook_dir, tmp_path / "ed", {0}))
 
 
 def test_resample_cyclic_wraps_over_the_cycle() -> None:

@@ -189,7 +189,20 @@ def test_non_cine_images_are_ignored_with_a_count() -> None:
 
 def test_no_cine_clip_at_all() -> None:
     with pytest.raises(NoCineSeriesError):
-        select_views(stack("1.1", 4, n_phases=3), LIMITS)
+        select_views(stack("1.1", 4, n_phases=1), LIMITS)
+
+
+def test_a_stack_of_key_frames_is_taken_when_no_cine_is_there() -> None:
+    selection = select_views(stack("1.1", 4, n_phases=3), LIMITS)
+    assert list(selection.views) == ["sax"] and selection.views["sax"].n_phases == 3
+    assert any(w.startswith("key frames only: at most 3 phases") for w in selection.warnings)
+
+
+def test_key_frames_never_compete_with_a_cine() -> None:
+    frames = stack("1.1", 4) + stack("1.2", 4, n_phases=2)
+    selection = select_views(frames, LIMITS)
+    assert selection.views["sax"].n_phases > 2
+    assert not any("key frames" in w for w in selection.warnings)
 
 
 def test_non_mr_and_geometry_free_images_are_ignored() -> None:

@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from app.model.bert import BertConfig
 from app.model.clip import ClipConfig, CmrClip, clip_loss
 from app.model.text import TextConfig
 from app.model.video import VideoConfig, VideoEncoder
@@ -64,9 +65,8 @@ def test_motion_matters_to_the_video_model_and_not_to_the_single_frame_ablation(
 
 
 def test_clip_head_gives_unit_vectors_and_a_bounded_scale():
-    cfg = ClipConfig(
-        video=SMALL, text=TextConfig(vocab_size=50, width=16, layers=1, heads=2, embed_dim=16)
-    )
+    tower = BertConfig(vocab_size=50, width=16, layers=1, heads=2, intermediate=32)
+    cfg = ClipConfig(video=SMALL, text=TextConfig(tower=tower, embed_dim=16))
     model = CmrClip(cfg)
     video = model.encode_video(*_inputs(3))
     ids = torch.randint(4, 50, (3, 2, 6))

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from app.training import metrics
 from app.training.metrics import (
     auroc,
     balanced_accuracy,
@@ -252,3 +253,17 @@ def test_retrieval_ties_count_against_the_model():
     constant = np.ones((4, 4))
     assert recall_at_k(constant, ks=(1, 3)) == {1: 0.0, 3: 0.0}
     assert median_rank(constant) == 4.0
+
+
+def test_platt_fit_recovers_a_logistic_relation_and_stays_finite_when_separable() -> None:
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=4000)
+    labels = (rng.random(4000) < 1 / (1 + np.exp(-(3.0 * scores - 0.5)))).astype(int)
+    slope, intercept = metrics.fit_platt(scores, labels)
+    assert slope == pytest.approx(3.0, rel=0.15) and intercept == pytest.approx(-0.5, abs=0.2)
+    shifted = metrics.fit_platt(0.01 * scores + 3.0, labels)  # invariant to the score's units
+    assert shifted[0] * 0.01 == pytest.approx(slope, rel=1e-3)
+    separable = metrics.fit_platt(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 0, 1, 1]))
+    assert np.isfinite(separable).all() and separable[0] > 0
+    with pytest.raises(ValueError):
+        metrics.fit_platt(np.array([0.1, 0.2]), np.array([1, 1]))

@@ -12,9 +12,10 @@ from training_helpers import TINY
 
 from app.model_card import load_model_card, sha256_file
 from app.training.config import load_config
-from app.training.evaluate import Run, evaluate
+from app.training.evaluate import evaluate
 from app.training.export import export
 from app.training.report import strip_arrays, write_report
+from app.training.run import Run
 from app.training.train import train
 
 

@@ -27,7 +27,11 @@ _CARD_EXAMPLE = {
     "text": {"tokenizer": "tokenizer.json", "max_tokens": 48, "max_sentences": 12},
     "embed_dim": 128,
     "logit_scale": 13.0,
-    "calibration": {"temperature": 0.72, "thresholds": {"pericardial_effusion": 0.8}},
+    "calibration": {
+        "temperature": 1.0,
+        "findings": {"pericardial_effusion": {"slope": 24.0, "intercept": -0.4}},
+        "method": "Platt per finding, fit on the validation split",
+    },
     "training_data": "synthetic cine CMR studies from three sites",
     "evaluation": {"in_distribution": {"macro_auroc": 0.956}},
 }

@@ -50,6 +50,7 @@ async def diagnose(
                 rank=s.rank,
                 threshold=s.threshold,
                 present=None if s.threshold is None else s.probability >= s.threshold,
+                calibration=s.calibration,
             )
             for s in scores
         ],
