@@ -60,6 +60,9 @@ class ModelCard(BaseModel):
     logit_scale: float = Field(gt=0, description="exp of the learned logit scale")
     calibration: Calibration
     training_data: str
+    limitations: tuple[str, ...] = Field(
+        default=(), description="what the model is not, and where its figures do not reach"
+    )
     evaluation: dict[str, Any] = Field(default_factory=dict)
 
     @property

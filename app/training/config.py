@@ -42,6 +42,9 @@ class TrainConfig(_Section):
     batch_size: int = Field(32, ge=2)
     grad_accum: int = Field(1, ge=1)
     lr: float = Field(2e-3, gt=0)
+    text_tower_lr_scale: float = Field(
+        0.1, gt=0, le=1, description="learning rate of unlocked text-tower layers, relative"
+    )
     weight_decay: float = Field(0.05, ge=0)
     warmup_steps: int = Field(50, ge=0)
     seed: int = 0

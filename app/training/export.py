@@ -40,6 +40,24 @@ EVALUATION_KEYS = (
 )
 
 
+LIMITATIONS = (
+    "Decision support only: not a medical device, not for diagnosis on its own.",
+    "Trained mostly on synthetic studies from a parametric heart (app.synth); the only real hearts "
+    "in training are ACDC subjects of one hospital (Dijon), as end-diastole and end-systole key "
+    "frames with impressions written by the project's generator from the group and mask volumes.",
+    "Real-data figures rest on small numbers: one held-out ACDC fold of 20 subjects (4 per group) "
+    "and one Sunnybrook case; no external real site, no second vendor's real cine.",
+    "Short-axis cine (plus the 4-chamber view where present) only: no late gadolinium "
+    "enhancement, T1/T2 mapping, flow or valve assessment; no infarct territory or hypertrophy "
+    "segment is learned from real data.",
+    "Labels are the five ACDC groups and the generator's six conditions; other diseases "
+    "(amyloidosis, myocarditis, congenital heart disease, valve disease) were never seen.",
+    "Free-text prompts go through a general-domain English sentence encoder (all-MiniLM-L6-v2), "
+    "locked: clinical abbreviations and negations are understood only as well as it understands "
+    "them (eval: free_text, negation_respected). Custom prompt sets are not calibrated.",
+)
+
+
 def training_data_description(run_dir: Path) -> str:
     """Counts per source of the studies the run trained on (split.json), and the text tower."""
     split = json.loads((run_dir / "split.json").read_text())
@@ -183,6 +201,7 @@ def export(run_dir: Path, summary_path: Path | None, out: Path, version: str) ->
         logit_scale=run.scale,
         calibration=calibration,
         training_data=training_data_description(run_dir),
+        limitations=LIMITATIONS,
         evaluation={k: summary[k] for k in EVALUATION_KEYS if k in summary},
     )
     (out / "model_card.json").write_text(card.model_dump_json(indent=2))

@@ -145,16 +145,23 @@ def _lr(step: int, total: int, cfg: RunConfig) -> float:
     return cfg.train.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
-def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    decay, no_decay = [], []
+def _param_groups(model: torch.nn.Module, weight_decay: float, tower_lr_scale: float) -> list[dict]:
+    """AdamW groups: with and without weight decay, and the unlocked layers of the pretrained
+    text tower at `tower_lr_scale` of the learning rate (a rate that trains a projection from
+    scratch would wash out what the tower learned). Locked parameters are left out."""
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:  # the locked text tower
             continue
         plain = param.ndim < 2 or "position" in name or "embed" in name or "logit_scale" in name
-        (no_decay if plain else decay).append(param)
+        groups.setdefault((plain, name.startswith("text.tower.")), []).append(param)
     return [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
+        {
+            "params": params,
+            "weight_decay": 0.0 if plain else weight_decay,
+            "lr_scale": tower_lr_scale if tower else 1.0,
+        }
+        for (plain, tower), params in sorted(groups.items())
     ]
 
 
@@ -221,7 +228,9 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
     val_set = pairs(val_records) if len(val_records) >= 2 else None
 
     core = core.to(device)
-    optimizer = torch.optim.AdamW(_param_groups(core, cfg.train.weight_decay), lr=cfg.train.lr)
+    t = cfg.train
+    groups = _param_groups(core, t.weight_decay, t.text_tower_lr_scale)
+    optimizer = torch.optim.AdamW(groups, lr=t.lr)
     start_epoch, step = 0, 0
     checkpoint = out / "checkpoint.pt"
     if resume and checkpoint.exists():
@@ -259,7 +268,7 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
             loss.backward()
             if (i + 1) % cfg.train.grad_accum == 0:
                 for group in optimizer.param_groups:
-                    group["lr"] = _lr(step, total_steps, cfg)
+                    group["lr"] = _lr(step, total_steps, cfg) * group["lr_scale"]
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
