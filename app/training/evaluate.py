@@ -18,12 +18,12 @@ import numpy as np
 from app.domain.vocabulary import MOTION_ONLY_CONDITION, PARAPHRASE_HOLDOUT
 from app.training import metrics
 from app.training.calibration import Calibration, fit_calibration
-from app.training.config import RunConfig
-from app.training.data import StudyRecord, read_all_records, split_of
-from app.training.free_text import free_text_figures
+from app.training.data import StudyRecord, read_all_records
+from app.training.free_text import free_text_figures, text_probes
 from app.training.report import strip_arrays, write_report
 from app.training.retrieval import retrieval
 from app.training.run import Run
+from app.training.train import select_records
 from app.zeroshot.condition_sets import load_condition_sets
 from app.zeroshot.prompt_suites import load_prompt_suite
 from app.zeroshot.scoring import exclusive_probabilities, finding_probabilities
@@ -122,6 +122,7 @@ def evaluate_group(
         "_arrays": {
             "finding_names": findings,
             "finding_probabilities": probabilities,
+            "finding_raw": raw_findings,
             "finding_labels": labels,
             "diagnosis_names": diagnoses,
             "diagnosis_truth": truth,
@@ -168,17 +169,6 @@ def calibration_block(calibration: Calibration) -> dict[str, Any]:
     }
 
 
-def _held_out(cfg: RunConfig, split: str) -> list[StudyRecord]:
-    d = cfg.data
-    records = read_all_records(d.manifests)
-    sites = d.training_sites or tuple(sorted({r.site for r in records if not r.external}))
-    return [
-        r
-        for r in records
-        if r.site in sites and split_of(r, d.val_fraction, d.test_fraction, d.test_fold) == split
-    ]
-
-
 def split_summary(run_dir: Path, split: str = "val") -> dict[str, Any]:
     """Figures on one split of the training sites, for choosing between training settings
     ("val") or telling underfitting from overfitting ("train") without looking at the test
@@ -187,7 +177,7 @@ def split_summary(run_dir: Path, split: str = "val") -> dict[str, Any]:
     `neighbour_agreement` (share of studies whose nearest other study by video embedding has
     the same primary diagnosis) are meaningful."""
     run = Run.load(run_dir)
-    chosen = _held_out(run.cfg, split)
+    chosen = select_records(run.cfg, split)
     studies = run.encode_studies(chosen)
     group = evaluate_group(run, studies, chosen, calibrate(run, studies, chosen))
     similarity = studies @ studies.T
@@ -224,7 +214,7 @@ def evaluate(
     run = Run.load(run_dir)
     cfg = run.cfg
     records = read_all_records(cfg.data.manifests)
-    val, test = _held_out(cfg, "val"), _held_out(cfg, "test")
+    val, test = select_records(cfg, "val"), select_records(cfg, "test")
     # Sites with cross-validation folds (the real ACDC subjects) are reported on their own.
     folded = {r.site for r in records if r.fold is not None}
     synthetic_test = [r for r in test if r.site not in folded]
@@ -272,6 +262,7 @@ def evaluate(
     pool = np.concatenate(pool_studies)
     summary["retrieval"] = retrieval(pool, run.encode_texts([r.impression for r in pool_records]))
     summary["free_text"] = _free_text(run, test_studies, synthetic_test, "test")
+    summary["text_probes"] = text_probes(run.encode_texts, _set_labels()[1])
     summary["paraphrase"] = evaluate_group(
         run, test_studies, synthetic_test, paraphrase_calibration(run, calibration)
     )

@@ -33,6 +33,7 @@ EVALUATION_KEYS = (
     "external",
     "acdc_cv",
     "free_text",
+    "text_probes",
     "paraphrase",
     "sunnybrook",
     "ablation",

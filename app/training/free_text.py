@@ -83,3 +83,31 @@ def free_text_figures(
         "top1_accuracy": top1,
         "top1_diagnoses": present,
     }
+
+
+# Pairs a new user tries first (the CMR-CLIP 1.0 issue's probes): cosine of their embeddings.
+PROBE_PAIRS = (
+    ("xyzzy foo", "normal heart"),
+    ("the left ventricle is dilated", "the left ventricle is not dilated"),
+    ("thick septum", "hypertrophic cardiomyopathy"),
+    ("fluid around the heart", "pericardial effusion"),
+    ("old heart attack", "myocardial infarction"),
+    ("right heart failure", "abnormal right ventricle"),
+)
+NEAREST_PROBES = ("right heart failure", "old heart attack", "thick septum", "weak heart pump")
+
+
+def text_probes(encode: Encoder, conditions: Sequence[str]) -> dict[str, Any]:
+    """Cosines of PROBE_PAIRS, and the condition (by its label in words) nearest each of
+    NEAREST_PROBES."""
+    pairs = {}
+    for left, right in PROBE_PAIRS:
+        a, b = encode([left, right])
+        pairs[f"{left} | {right}"] = float(a @ b)
+    names = [c.replace("_", " ") for c in conditions]
+    centres = encode(names)
+    nearest = {
+        probe: conditions[int(np.argmax(centres @ vector))]
+        for probe, vector in zip(NEAREST_PROBES, encode(list(NEAREST_PROBES)), strict=True)
+    }
+    return {"cosine": pairs, "nearest_condition": nearest}

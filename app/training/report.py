@@ -56,24 +56,34 @@ def _confusion_png(arrays: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def _reliability_curve(
+    confidence: np.ndarray, outcome: np.ndarray, bins: int
+) -> tuple[list[float], list[float]]:
+    centres, observed = [], []
+    for low, high in pairwise(np.linspace(0, 1, bins + 1)):
+        inside = (confidence > low) & (confidence <= high)
+        if inside.any():
+            centres.append(float(confidence[inside].mean()))
+            observed.append(float(outcome[inside].mean()))
+    return centres, observed
+
+
 def _reliability_png(arrays: dict[str, Any], path: Path, bins: int = 10) -> None:
-    fig, ax = plt.subplots(figsize=(5, 5))
+    """Reliability diagrams of both modes, before and after calibration: exclusive (top-label
+    confidence against accuracy) and findings (every finding's probability against its label)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 5))
     truth = arrays["diagnosis_truth"]
-    for key, label in (("diagnosis_raw", "before"), ("diagnosis_calibrated", "after temperature")):
+    for key, label in (("diagnosis_raw", "before"), ("diagnosis_calibrated", "after")):
         probabilities = arrays[key]
-        confidence = probabilities.max(1)
         correct = probabilities.argmax(1) == truth
-        edges = np.linspace(0, 1, bins + 1)
-        centres, accuracy = [], []
-        for low, high in pairwise(edges):
-            inside = (confidence > low) & (confidence <= high)
-            if inside.any():
-                centres.append(confidence[inside].mean())
-                accuracy.append(correct[inside].mean())
-        ax.plot(centres, accuracy, "o-", label=label)
-    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
-    ax.set(xlabel="confidence", ylabel="accuracy", title="reliability (exclusive diagnosis)")
-    ax.legend()
+        left.plot(*_reliability_curve(probabilities.max(1), correct, bins), "o-", label=label)
+    labels = arrays["finding_labels"].ravel()
+    for key, label in (("finding_raw", "before"), ("finding_probabilities", "after Platt")):
+        right.plot(*_reliability_curve(arrays[key].ravel(), labels, bins), "o-", label=label)
+    for ax, title in ((left, "exclusive diagnosis"), (right, "findings")):
+        ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+        ax.set(xlabel="predicted probability", ylabel="observed frequency", title=title)
+        ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -92,19 +102,28 @@ def write_report(summary: dict[str, Any], out: Path) -> None:
         f"# Evaluation of {clean['model_version']}",
         "",
         "Zero-shot, from prompts only (condition sets in app/zeroshot/condition_sets). "
-        "Temperature and thresholds were fit on the validation split only.",
+        "Calibration (temperature where it helps, Platt per finding) was fit on the validation "
+        "split only; the test splits and the test half of the phrasings were only reported.",
         "",
-        "| group | studies | macro AUROC | balanced accuracy | ECE before | ECE after |",
+        "| group | studies | macro AUROC | balanced accuracy | ECE exclusive before → after "
+        "| ECE findings before → after |",
         "|---|---|---|---|---|---|",
     ]
     groups = {
-        "in-distribution test": clean["in_distribution"],
+        "in-distribution test (synthetic)": clean["in_distribution"],
         **{f"external {k}": v for k, v in clean["external"].items()},
+        **{
+            f"{site.removesuffix('_cv')} fold {fold} (real)": g
+            for site, block in clean.items()
+            if site.endswith("_cv")
+            for fold, g in block["folds"].items()
+        },
     }
     for name, g in groups.items():
         lines.append(
             f"| {name} | {g['n']} | {g['macro_auroc']:.3f} | {g['balanced_accuracy']:.3f} | "
-            f"{g['ece_before']:.3f} | {g['ece_after']:.3f} |"
+            f"{g['ece_before']:.3f} → {g['ece_after']:.3f} | "
+            f"{g['findings_ece_before']:.3f} → {g['findings_ece_after']:.3f} |"
         )
     lines += [
         "",
@@ -131,6 +150,16 @@ def write_report(summary: dict[str, Any], out: Path) -> None:
         "Paraphrased prompts (never in training impressions): macro AUROC "
         f"{clean['paraphrase']['macro_auroc']:.3f}.",
         "",
+        "## Free text: the frozen test half of the clinician phrasings",
+        "",
+        "```json",
+        json.dumps(
+            {k: clean[k] for k in ("free_text", "text_probes", "calibration") if k in clean},
+            indent=1,
+            default=float,
+        ),
+        "```",
+        "",
     ]
     if "sunnybrook" in clean:
         lines += [
@@ -142,7 +171,8 @@ def write_report(summary: dict[str, Any], out: Path) -> None:
             "",
         ]
         lines += [f"- {label}: {p:.3f}" for label, p in clean["sunnybrook"]["diagnosis_ranking"]]
-        lines += [""]
+        present = ", ".join(clean["sunnybrook"]["findings_present"]) or "none"
+        lines += ["", f"Findings present (probability ≥ 0.5): {present}.", ""]
     lines += [
         "![ROC](roc_in_distribution.png) ![confusion](confusion_in_distribution.png) "
         "![calibration](calibration_in_distribution.png)",

@@ -55,6 +55,7 @@ def test_evaluation_reports_every_figure(run_dirs, realdata_dir, tmp_path):
     free_text = summary["free_text"]
     assert free_text["n_phrasings"] >= 90 and 0 <= free_text["top1_accuracy"] <= 1
     assert np.isfinite(free_text["ratio_to_shipped"])
+    assert len(summary["text_probes"]["cosine"]) == 6
     calibration = summary["calibration"]
     assert {"temperature", "temperature_kept", "platt"} <= set(calibration)
     assert calibration["temperature_kept"] or calibration["temperature"] == 1.0
