@@ -1,54 +1,128 @@
-"""Reading impressions back: which conditions a text asserts, negations understood.
+"""Reading impressions back: what a text says of each condition, negation and hedging understood.
+
+A ConText-style rule reader (Chapman et al.; the algorithm of pyConTextNLP and medspacy), kept
+dependency-free so the gateway can use it. Measured on tests/domain/reading_sentences.yaml
+against the clause-initial reader it replaced and against medspacy's ConText
+(bench/bench_reading.py).
 
 Kept apart from the writer so that evaluation can check any text (generated or not) against a
 study's ground truth with the same phrase families the writer promises to use.
 """
 
-import re
+from dataclasses import dataclass
+from typing import Literal
 
-from app.domain.vocabulary import POSITIVE_PHRASES
-
-_ABBREVIATIONS = (
-    (re.compile(r"\bleft ventric(?:ular|le)\b", re.IGNORECASE), "LV"),
-    (re.compile(r"\bright ventric(?:ular|le)\b", re.IGNORECASE), "RV"),
+from app.domain.reading_lexicon import (
+    CLAUSE_BREAK,
+    CONDITION_PHRASES,
+    MENTION_PATTERNS,
+    SEVERITY_ADVERB,
+    TRIGGER_PATTERNS,
+    abbreviate,
 )
 
+__all__ = ["CONDITION_PHRASES", "Status", "abbreviate", "mentioned_conditions", "reading"]
 
-def abbreviate(text: str) -> str:
-    """ "left ventricular"/"left ventricle" -> "LV", and the same for the right ventricle."""
-    for pattern, abbreviation in _ABBREVIATIONS:
-        text = pattern.sub(abbreviation, text)
-    return text
+Status = Literal["present", "possible", "absent"]
+_RANK: dict[Status, int] = {"absent": 0, "possible": 1, "present": 2}
 
 
-# Per condition, the phrases a positive statement contains, with their LV/RV forms; lower case,
-# matched as word prefixes ("infarct" finds "infarction") once severity adverbs are dropped.
-CONDITION_PHRASES: dict[str, tuple[str, ...]] = {
-    condition: tuple(dict.fromkeys(p for base in bases for p in (base, abbreviate(base).lower())))
-    for condition, bases in POSITIVE_PHRASES.items()
-}
+@dataclass(frozen=True, slots=True)
+class _Span:
+    start: int
+    end: int
+    kind: str  # trigger: negation | possible | probable | pseudo | terminate; mention: condition
+    direction: str = ""  # trigger: pre | post | both; mention: "" or "normal" (states normality)
 
-_CLAUSE_BREAK = re.compile(r"[;\n]|\.(?!\d)")  # a period inside a number does not end a clause
-_NEGATION_CUE = re.compile(r"(?:no|there is no|without|negative for)\b")
-_SEVERITY_ADVERB = re.compile(r"\b(?:mildly|moderately|severely|markedly)\s+")
-_PHRASE_PATTERNS = {
-    condition: re.compile(r"\b(?:" + "|".join(map(re.escape, phrases)) + ")")
-    for condition, phrases in CONDITION_PHRASES.items()
-}
+
+def _triggers(clause: str) -> list[_Span]:
+    """Trigger terms of a clause, longest first where they overlap ("cannot be excluded" is a
+    hedge, not the negation "not"; "not consistent with" a negation, not "consistent with")."""
+    found = [
+        _Span(m.start(), m.end(), kind, direction)
+        for pattern, kind, direction in TRIGGER_PATTERNS
+        for m in pattern.finditer(clause)
+    ]
+    found.sort(key=lambda s: (s.start, s.start - s.end))
+    kept: list[_Span] = []
+    for span in found:
+        if not kept or span.start >= kept[-1].end:
+            kept.append(span)
+    return kept
+
+
+def _mentions(clause: str) -> list[_Span]:
+    return [
+        _Span(m.start(), m.end(), condition, "normal" if states_normal else "")
+        for condition, pattern, states_normal in MENTION_PATTERNS
+        for m in pattern.finditer(clause)
+    ]
+
+
+def _in_scope(trigger: _Span, mention: _Span, triggers: list[_Span]) -> bool:
+    """ConText scope: a pre-trigger reaches forward, a post-trigger back, each up to the clause
+    end, a termination term ("but", "however", ...) or another trigger."""
+    if trigger.direction in ("pre", "both") and trigger.start < mention.end:
+        gap = (trigger.end, mention.start)
+    elif trigger.direction in ("post", "both") and trigger.start >= mention.start:
+        gap = (mention.end, trigger.start)
+    else:
+        return False
+    return not any(
+        other is not trigger and other.kind != "pseudo" and gap[0] <= other.start < gap[1]
+        for other in triggers
+    )
+
+
+def _clause_reading(clause: str) -> dict[str, Status]:
+    triggers = _triggers(clause)
+    modifiers = [t for t in triggers if t.kind in ("negation", "possible")]
+    statuses: dict[str, Status] = {}
+    for mention in _mentions(clause):
+        if mention.direction == "normal":
+            status: Status = "absent"
+        else:
+            kinds = {t.kind for t in modifiers if _in_scope(t, mention, triggers)}
+            status = "absent" if "negation" in kinds else "possible" if kinds else "present"
+        old = statuses.get(mention.kind)
+        if old is None or _RANK[status] > _RANK[old]:
+            statuses[mention.kind] = status
+    return statuses
+
+
+def reading(text: str) -> dict[str, Status]:
+    """What an impression says of each condition it speaks about; conditions it does not
+    mention are left out.
+
+    - "present": asserted, definitely or probably: "likely", "probable", "consistent with",
+      "in keeping with", "suggestive of", "favour" leave a finding asserted;
+    - "possible": hedged, raised but not asserted: "possible", "cannot exclude", "cannot be
+      ruled out", "not excluded", "questionable", "query", "borderline", "equivocal", "may /
+      might / could (represent)", "versus", "differential includes", a trailing "?";
+    - "absent": denied: "no", "not", "without", "negative for", "free of", "neither/nor",
+      "rather than", "unlikely" before the finding, "is not seen / identified / present",
+      "absent", "ruled out", "excluded", "has resolved" after it; or a structure stated normal
+      ("normal LV size" denies LV dilatation, "unremarkable pericardium" an effusion).
+
+    A trigger's scope runs forward (pre) or back (post) to the end of its clause (split at
+    periods that are not decimal points, semicolons, line breaks and after "?"), a termination
+    term ("but", "however", "although", "whereas", "except", "apart from", ...) or another
+    trigger; denial beats a hedge on the same mention. A condition mentioned more than once
+    takes its strongest reading: present over possible over absent ("Possible effusion. ... an
+    effusion is confirmed" is present). Severity adverbs are dropped first and "left/right
+    ventricular" read as LV/RV.
+    """
+    text = SEVERITY_ADVERB.sub("", abbreviate(text).lower())
+    statuses: dict[str, Status] = {}
+    for clause in CLAUSE_BREAK.split(text):
+        for condition, status in _clause_reading(clause.strip()).items():
+            old = statuses.get(condition)
+            if old is None or _RANK[status] > _RANK[old]:
+                statuses[condition] = status
+    return statuses
 
 
 def mentioned_conditions(text: str) -> set[str]:
-    """Conditions an impression asserts: CONDITION_PHRASES found in clauses that are not negated.
-
-    Clauses are split at periods, semicolons and line breaks; a clause that opens with a negation
-    cue ("No ...", "There is no ...", "Without ...") asserts nothing, which is why the writer
-    keeps every denial in a clause of its own. Severity adverbs are dropped first, so "the left
-    ventricle is severely dilated" matches "left ventricle is dilated".
-    """
-    found: set[str] = set()
-    for clause in _CLAUSE_BREAK.split(text.lower()):
-        clause = _SEVERITY_ADVERB.sub("", clause).strip()
-        if not clause or _NEGATION_CUE.match(clause):
-            continue
-        found.update(c for c, pattern in _PHRASE_PATTERNS.items() if pattern.search(clause))
-    return found
+    """Conditions an impression asserts: those `reading` finds "present" (definite or probable;
+    hedged and denied ones are left out)."""
+    return {condition for condition, status in reading(text).items() if status == "present"}

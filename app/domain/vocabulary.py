@@ -24,7 +24,7 @@ CORONARY_ARTERIES: dict[str, tuple[str, ...]] = {
 }
 
 # Lower case, matched as word prefixes ("infarct" also finds "infarction"). LV/RV abbreviations
-# of every phrase are added by app/domain/reading.py.
+# of every phrase are added by app/domain/reading_lexicon.py.
 POSITIVE_PHRASES: dict[str, tuple[str, ...]] = {
     "normal": (
         "normal cardiac mri",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.domain.reading import CONDITION_PHRASES, mentioned_conditions
+from app.domain.reading import CONDITION_PHRASES, mentioned_conditions, reading
 from app.domain.vocabulary import CONDITIONS
 
 
@@ -27,3 +27,16 @@ def test_phrase_families_cover_every_condition_with_abbreviations() -> None:
     assert set(CONDITION_PHRASES) == set(CONDITIONS)
     assert "lv dilatation" in CONDITION_PHRASES["dilated_cardiomyopathy"]
     assert "rv systolic dysfunction" in CONDITION_PHRASES["abnormal_right_ventricle"]
+
+
+def test_reading_tells_denied_hedged_and_asserted_apart() -> None:
+    assert reading("Small pericardial effusion is not seen.") == {"pericardial_effusion": "absent"}
+    assert reading("No LV dilatation, but a possible inferior infarct.") == {
+        "dilated_cardiomyopathy": "absent",
+        "myocardial_infarction": "possible",
+    }
+    assert reading("Findings consistent with HCM; effusion cannot be excluded.") == {
+        "hypertrophic_cardiomyopathy": "present",
+        "pericardial_effusion": "possible",
+    }
+    assert mentioned_conditions("Possible small pericardial effusion.") == set()
