@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.dicom.study import CineStudy, CineView
+from app.errors import NoCineSeriesError
 from app.preprocess.ops import (
     crop_resample,
     interpolate_slices,
@@ -63,11 +64,15 @@ def preprocess_study(study: CineStudy, spec: InputSpec) -> ModelInput:
     Per view: every slice resampled to `frames` points of its own cardiac cycle (so slices
     acquired at different heart rates align), heart located by its motion, square crop resampled
     to `pixel_mm`, robust intensity normalisation. The short-axis stack is then resampled to
-    `sax_slices` evenly spaced slices from base to apex. Raises ValueError without a SAX view
-    (ingestion already raises NoCineSeriesError for a study with no cine at all).
+    `sax_slices` evenly spaced slices from base to apex. Raises NoCineSeriesError without a
+    short-axis stack: the model needs one, and a study of long-axis clips alone (or of a single
+    plane's key frames) is no study it can read.
     """
     if study.sax is None:
-        raise ValueError("study has no short-axis stack")
+        found = ", ".join(sorted(study.views)) or "none"
+        raise NoCineSeriesError(
+            f"no short-axis cine stack (3 or more parallel slices); views found: {found}"
+        )
     sax, sax_centre = _view_clips(study.sax, spec)
     centres = {"sax": sax_centre}
     shape = (spec.frames, spec.crop_px, spec.crop_px)

@@ -123,11 +123,19 @@ def test_every_response_names_the_model(client: TestClient) -> None:
 
 def _key_frames(files: Files) -> Files:
     """Only end-diastole (the first trigger time) and end-systole (the one nearest a third of
-    the cycle) of every clip, as an archive that keeps key frames gives a study."""
-    times = {name: float(pydicom.dcmread(io.BytesIO(data)).TriggerTime) for name, data in files}
-    distinct = sorted(set(times.values()))
-    systole = min(distinct, key=lambda t: abs(t - distinct[-1] / 3))
-    return [(name, data) for name, data in files if times[name] in (distinct[0], systole)]
+    the last) of every clip, as an archive that keeps key frames gives a study. Each slice has
+    its own trigger times (its own breath-hold), so they are chosen clip by clip."""
+    clips: dict[tuple, list[tuple[float, str, bytes]]] = {}
+    for name, data in files:
+        ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+        key = (ds.SeriesInstanceUID, tuple(float(v) for v in ds.ImagePositionPatient))
+        clips.setdefault(key, []).append((float(ds.TriggerTime), name, data))
+    kept: Files = []
+    for frames in clips.values():
+        frames.sort()
+        systole = min(frames, key=lambda f: abs(f[0] - frames[-1][0] / 3))
+        kept += [(name, data) for _, name, data in (frames[0], systole)]
+    return kept
 
 
 def test_a_key_frame_study_is_diagnosed_with_a_warning(
@@ -138,5 +146,20 @@ def test_a_key_frame_study_is_diagnosed_with_a_warning(
     response = client.post("/v1/diagnose", files=multipart(key_frames))
     assert response.status_code == 200, response.text
     study = response.json()["study"]
-    assert study["phases"] == 2
+    assert study["phases"] == 2 and study["slices"] >= 8 and "sax" in study["views"]
     assert any(w.startswith("key frames only") for w in study["warnings"])
+
+
+def test_a_single_plane_of_key_frames_is_refused_with_a_code(
+    client: TestClient, study_files: Files
+) -> None:
+    first = pydicom.dcmread(io.BytesIO(study_files[0][1]), stop_before_pixels=True)
+    plane = [
+        (name, data)
+        for name, data in study_files
+        if pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True).ImagePositionPatient
+        == first.ImagePositionPatient
+    ][:5]
+    response = client.post("/v1/diagnose", files=multipart(plane))
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "no_cine_series"
