@@ -69,24 +69,29 @@ def free_port() -> int:
 
 
 def start_live_server(
-    log_path: Path, env: dict[str, str], keep_alive_s: int | None = None
+    log_path: Path,
+    env: dict[str, str],
+    keep_alive_s: int | None = None,
+    tree: Path = PROJECT_ROOT,
 ) -> LiveServer:
     """The real gateway: uvicorn in its own process on a free loopback port; `keep_alive_s`
     replaces uvicorn's 5 s keep-alive timeout (a client that pauses longer between requests
-    on one connection)."""
+    on one connection). `tree` is the checkout whose code and model_repository/ it serves
+    (another commit's, for a side-by-side benchmark)."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "app.api.main:app", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", "1", "--no-access-log"]
     if keep_alive_s is not None:
         command += ["--timeout-keep-alive", str(keep_alive_s)]
     full_env = {**os.environ, **{f"CMR_{k.upper()}": v for k, v in env.items()}}
-    full_env["CMR_MODEL_REPOSITORY"] = str(PROJECT_ROOT / "model_repository")
+    full_env["CMR_MODEL_REPOSITORY"] = str(tree / "model_repository")
+    full_env["PYTHONPATH"] = str(tree)  # its own `app`, not the venv's editable install
     full_env.update(SERVING_MEMORY_ENV)  # as `make serve` and the image run it
     api_key = f"key-{port}"
     full_env["CMR_API_KEYS_SHA256"] = json.dumps([key_digest(api_key)])
     handle = log_path.open("wb")
     process = subprocess.Popen(
-        command, cwd=PROJECT_ROOT, env=full_env, stdout=handle, stderr=subprocess.STDOUT
+        command, cwd=tree, env=full_env, stdout=handle, stderr=subprocess.STDOUT
     )
     server = LiveServer(f"http://127.0.0.1:{port}", process, log_path, api_key)
     deadline = time.monotonic() + 60
