@@ -2,8 +2,8 @@
 archive and the montage, written by the generator; a hospital writes its own.
 
 Columns: study_id, study_dir (relative to the manifest's folder) and impression are required;
-site, study_date, external, primary_diagnosis and label_<condition> (0/1, for evaluation) are
-optional.
+site, study_date, external, primary_diagnosis, label_<condition> (0/1, for evaluation) and
+fold (a cross-validation fold, by subject) are optional.
 """
 
 import csv

@@ -10,7 +10,7 @@
 Custom prompt sets are never calibrated: no fit exists for prompts nobody validated.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,6 @@ class Calibration:
     platt: dict[str, tuple[float, float]]  # finding -> (slope, intercept) of the margin
     findings_ensembles: tuple[np.ndarray, np.ndarray]  # positives, negatives (C, D)
     diagnosis_ensembles: np.ndarray  # (C, D)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def platt_arrays(self, findings: list[str], logit_scale: float) -> tuple[np.ndarray, ...]:
         """(slopes, intercepts) (C,) for `findings`; the uncalibrated sigmoid's (scale, 0)

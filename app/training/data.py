@@ -1,7 +1,6 @@
 """From a manifest of (study, impression) to cached model input: the same ingestion and
 preprocessing the gateway runs, computed once per study and kept on disk keyed by content."""
 
-import csv
 import hashlib
 import os
 from collections.abc import Sequence
@@ -15,6 +14,7 @@ from tqdm import tqdm
 from app.acdc.subject import load_subject_study
 from app.dicom.ingest import load_study
 from app.dicom.study import CineStudy
+from app.domain.manifest import LABEL_PREFIX, read_manifest
 from app.preprocess import InputSpec, preprocess_study
 
 
@@ -35,8 +35,7 @@ class StudyRecord:
 
 def read_records(manifest: Path) -> list[StudyRecord]:
     root = manifest.parent
-    with manifest.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    prefix = len(LABEL_PREFIX)
     return [
         StudyRecord(
             study_id=row["study_id"],
@@ -44,11 +43,11 @@ def read_records(manifest: Path) -> list[StudyRecord]:
             impression=row["impression"],
             site=row.get("site", ""),
             external=row.get("external", "0") in ("1", "true", "True"),
-            labels={k[6:]: int(v) for k, v in row.items() if k.startswith("label_") and v != ""},
+            labels={k[prefix:]: int(v) for k, v in row.items() if k.startswith(LABEL_PREFIX) and v},
             primary_diagnosis=row.get("primary_diagnosis", ""),
             fold=int(row["fold"]) if row.get("fold") else None,
         )
-        for row in rows
+        for row in read_manifest(manifest)
     ]
 
 

@@ -136,9 +136,10 @@ def calibrate(run: Run, studies: np.ndarray, records: list[StudyRecord]) -> Cali
     """The shipped sets' calibration, fit on `records` (the validation split) only."""
     sets = load_condition_sets()
     diagnoses, findings = _set_labels()
+    findings_set = sets[FINDINGS_SET]
     ensembles = {
-        "diagnosis": run.ensembles(sets[DIAGNOSIS_SET])[0],
-        "findings": run.ensembles(sets[FINDINGS_SET]),
+        "diagnosis": run.ensembles(sets[DIAGNOSIS_SET]),
+        "findings": (run.ensembles(findings_set), run.negative_ensembles(findings_set)),
     }
     return fit_calibration(studies, records, diagnoses, findings, ensembles, run.scale)
 
@@ -148,12 +149,13 @@ def paraphrase_calibration(run: Run, calibration: Calibration) -> Calibration:
     custom prompt set is: uncalibrated."""
     sets = load_condition_sets()
     paraphrased = {c: tuple(p) for c, p in PARAPHRASE_HOLDOUT.items()}
+    negatives = calibration.findings_ensembles[1]  # the shipped ones: only positives change
     return replace(
         calibration,
         temperature=1.0,
         platt={},
-        findings_ensembles=run.ensembles(sets[FINDINGS_SET], paraphrased),
-        diagnosis_ensembles=run.ensembles(sets[DIAGNOSIS_SET], paraphrased)[0],
+        findings_ensembles=(run.ensembles(sets[FINDINGS_SET], paraphrased), negatives),
+        diagnosis_ensembles=run.ensembles(sets[DIAGNOSIS_SET], paraphrased),
     )
 
 

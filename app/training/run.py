@@ -61,14 +61,20 @@ class Run:
 
     def ensembles(
         self, condition_set: ConditionSet, prompts: dict[str, tuple[str, ...]] | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Positive and negative prompt ensembles (C, D); `prompts` replaces the positives."""
-        positive = [
-            ensemble(self.encode_texts(list((prompts or {}).get(c.label, c.prompts))))
-            for c in condition_set.conditions
-        ]
-        negative = [
-            ensemble(self.encode_texts(list(c.negative_prompts or c.prompts)))
-            for c in condition_set.conditions
-        ]
-        return np.stack(positive), np.stack(negative)
+    ) -> np.ndarray:
+        """Positive prompt ensembles (C, D); `prompts` replaces a condition's prompts."""
+        return np.stack(
+            [
+                ensemble(self.encode_texts(list((prompts or {}).get(c.label, c.prompts))))
+                for c in condition_set.conditions
+            ]
+        )
+
+    def negative_ensembles(self, condition_set: ConditionSet) -> np.ndarray:
+        """Negative prompt ensembles (C, D) of a findings set."""
+        return np.stack(
+            [
+                ensemble(self.encode_texts(list(c.negative_prompts)))
+                for c in condition_set.conditions
+            ]
+        )

@@ -8,7 +8,6 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-import torch.nn.functional as F
 
 from app.model.bert import BertConfig, mean_pool
 from app.model.pretrained import read_tower_files, tower_state_dict
@@ -153,4 +152,3 @@ def test_pretrained_tower_keeps_the_meaning_of_unseen_clinical_words() -> None:
     cos = (vectors @ vectors.T).numpy()
     assert cos[0, 1] > cos[0, 2] + 0.2  # thick septum ~ septal hypertrophy, not nonsense
     assert cos[3, 4] > cos[3, 2] + 0.2  # fluid around the heart ~ pericardial effusion
-    assert F.cosine_similarity(vectors[:1], vectors[:1]).item() == pytest.approx(1.0)
