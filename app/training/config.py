@@ -3,7 +3,7 @@
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +22,10 @@ class DataConfig(_Section):
     test_fraction: float = Field(0.15, ge=0.0, lt=0.5)
     test_fold: int | None = Field(
         None, ge=1, description="studies with this `fold` form the test split (ACDC)"
+    )
+    site_repeats: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict,
+        description="training studies of these sites appear this many times per epoch",
     )
     max_sentences: int = Field(12, ge=1)
     max_tokens: int = Field(64, ge=8)

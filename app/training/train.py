@@ -67,6 +67,16 @@ def select_records(cfg: RunConfig, split: str) -> list[StudyRecord]:
     ]
 
 
+def repeated(records: list[StudyRecord], repeats: dict[str, int]) -> list[StudyRecord]:
+    """Each record as many times as its site's repeat count (1 when not named).
+
+    A few dozen real subjects beside hundreds of synthetic studies would otherwise be a small
+    voice in every batch; repeating them weighs real anatomy and real noise up without
+    weighing their impressions' wording up beyond what the writers produce.
+    """
+    return [r for r in records for _ in range(repeats.get(r.site, 1))]
+
+
 class PairBatches:
     """Batches of (video arrays, impression sentences); augmentation draws from the generator
     the training loop seeds per batch."""
@@ -224,7 +234,7 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
             t.key_frame_prob,
         )
 
-    train_set = pairs(train_records)
+    train_set = pairs(repeated(train_records, cfg.data.site_repeats))
     val_set = pairs(val_records) if len(val_records) >= 2 else None
 
     core = core.to(device)

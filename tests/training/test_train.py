@@ -4,6 +4,7 @@ stopped run resumes."""
 import csv
 from pathlib import Path
 
+import pytest
 import torch
 from training_helpers import TINY
 
@@ -88,3 +89,15 @@ def test_partial_unfreezing_trains_only_the_top_layers(tiny_manifest, tmp_path):
         trained["text.tower.encoder.layer.5.output.dense.weight"],
         pretrained["encoder.layer.5.output.dense.weight"],
     )
+
+
+def test_site_repeats_weigh_a_site_up_without_touching_the_others(tmp_path):
+    from app.training.data import StudyRecord
+    from app.training.train import repeated
+
+    real = StudyRecord("p1", tmp_path, "Normal.", site="acdc")
+    synthetic = StudyRecord("s1", tmp_path, "Normal.", site="site_a")
+    assert repeated([real, synthetic], {"acdc": 3}) == [real, real, real, synthetic]
+    assert repeated([real, synthetic], {}) == [real, synthetic]
+    with pytest.raises(ValueError, match="greater than or equal to 1"):  # never dropped
+        load_config(None, ["data.manifests=['m.csv']", "data.site_repeats={ acdc = 0 }"])
