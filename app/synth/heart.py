@@ -12,7 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.synth.params import HYPERTROPHY_SEGMENTS, TERRITORIES, HeartParams
+from app.synth.params import (
+    HYPERTROPHY_SEGMENTS,
+    TERRITORIES,
+    HeartParams,
+    cavity_profile,
+    hypertrophy_extent,
+)
 
 _THETA_GRID = np.linspace(-np.pi, np.pi, 720, endpoint=False)
 RV_FREE_WALL_MM = 3.0
@@ -113,7 +119,7 @@ class HeartModel:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Endocardial and epicardial radius (mm) at angles/diastolic heights, one phase."""
         depth = (self.length_ed - h_ed) / self.length_ed
-        profile = np.sqrt(np.clip(1 - depth**2, 0, None)) * (h_ed <= self.length_ed)
+        profile = cavity_profile(depth) * (h_ed <= self.length_ed)
         endo_ed = self.radius_ed * profile
         endo = endo_ed * (1 - motion * self.radial_contraction(ejected))
         epi_ed = self._epi_radius_ed(theta, h_ed, 0.0)
@@ -133,7 +139,7 @@ class HeartModel:
         if p.hypertrophy_segment is None:
             return np.full_like(theta, p.wall_mm)
         angular = _window(theta, *HYPERTROPHY_SEGMENTS[p.hypertrophy_segment])
-        basal_mid = np.clip((h_ed / self.length_ed - 0.2) / 0.3, 0, 1)
+        basal_mid = hypertrophy_extent(h_ed / self.length_ed)
         return p.wall_mm + p.hypertrophy_extra_mm * angular * basal_mid
 
     def _epi_radius_ed(self, theta: np.ndarray, h_ed: np.ndarray, grow_mm: float) -> np.ndarray:

@@ -27,6 +27,20 @@ HYPERTROPHY_SEGMENTS: dict[str, tuple[float, float]] = {
 }
 
 
+def hypertrophy_extent(height_fraction: np.ndarray) -> np.ndarray:
+    """Share (0-1) of a hypertrophied segment's extra thickness at a height of the LV (0 apex,
+    1 mitral plane at end-diastole): basal and mid, tapering out towards the apex."""
+    return np.clip((height_fraction - 0.2) / 0.3, 0, 1)
+
+
+def cavity_profile(depth: np.ndarray) -> np.ndarray:
+    """Endocardial radius at a depth below the mitral plane (0 there, 1 at the apex; as a share
+    of the LV length) as a share of the largest: the half-ellipsoid cavity, hence the length of
+    an infarcted sector's wall in that plane (an infarct here spans its territory's sector from
+    base to apex)."""
+    return np.sqrt(np.clip(1 - depth**2, 0, None))
+
+
 @dataclass(frozen=True)
 class HeartParams:
     """Everything that determines the rendered heart (lengths in mm, volumes in mL)."""

@@ -17,6 +17,7 @@ import numpy as np
 
 from app.domain.vocabulary import MOTION_ONLY_CONDITION, PARAPHRASE_HOLDOUT
 from app.training import metrics
+from app.training.beyond_label import explanation_block, few_shot_blocks, measurement_blocks
 from app.training.calibration import Calibration, fit_calibration
 from app.training.data import StudyRecord, read_all_records
 from app.training.free_text import free_text_figures, text_probes
@@ -239,9 +240,11 @@ def evaluate(
         "external": {},
     }
     pool_records, pool_studies = val + synthetic_test, [val_studies, test_studies]
+    external: dict[str, tuple[list[StudyRecord], np.ndarray]] = {}
     for site in sorted({r.site for r in records if r.site not in training_sites}):
         group = [r for r in records if r.site == site]
         group_studies = run.encode_studies(group)
+        external[site] = (group, group_studies)
         summary["external"][site] = evaluate_group(run, group_studies, group, calibration)
         pool_records += group
         pool_studies.append(group_studies)
@@ -290,7 +293,37 @@ def evaluate(
         summary["ablation"]["single_frame_macro_auroc"] = single_result["macro_auroc"]
     if real_study is not None:
         summary["sunnybrook"] = real_case(run, real_study, calibration)
+    blocks, measurement_fits = beyond_a_label(
+        run, calibration, (val, val_studies), (synthetic_test, test_studies), external
+    )
+    summary.update(blocks)
+    summary["calibration"]["measurements"] = measurement_fits
     return summary
+
+
+def beyond_a_label(
+    run: Run,
+    calibration: Calibration,
+    val: tuple[list[StudyRecord], np.ndarray],
+    test: tuple[list[StudyRecord], np.ndarray],
+    external: dict[str, tuple[list[StudyRecord], np.ndarray]],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The `explanation`, `measurements` and `few_shot` blocks (app/training/beyond_label.py)
+    and the measurement fits (for the calibration block, hence the card)."""
+    _, findings = _set_labels()
+    folded = [r for r in read_all_records(run.cfg.data.manifests) if r.fold is not None]
+    acdc = (folded, run.encode_studies(folded))
+    external_records = [r for group, _ in external.values() for r in group]
+    pooled = (external_records, np.concatenate([s for _, s in external.values()]))
+    measurements, fits = measurement_blocks(
+        run, val, {"in_distribution": test, **external, "external_pooled": pooled}, acdc
+    )
+    blocks = {
+        "explanation": explanation_block(run, calibration, test[0] + external_records, findings),
+        "measurements": measurements,
+        "few_shot": few_shot_blocks(run, calibration, pooled, acdc, findings),
+    }
+    return blocks, fits
 
 
 def real_case(run: Run, study_dir: Path, calibration: Calibration) -> dict[str, Any]:

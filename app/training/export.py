@@ -38,6 +38,9 @@ EVALUATION_KEYS = (
     "sunnybrook",
     "ablation",
     "retrieval",
+    "explanation",
+    "measurements",
+    "few_shot",
 )
 
 
@@ -187,6 +190,7 @@ def export(run_dir: Path, summary_path: Path | None, out: Path, version: str) ->
         temperature=fitted.get("temperature", 1.0),
         findings=fitted.get("platt", {}),
         method=fitted.get("method", "none"),
+        measurements=fitted.get("measurements", {}),
     )
     files = {
         p.relative_to(out).as_posix(): sha256_file(p)

@@ -89,6 +89,77 @@ def _reliability_png(arrays: dict[str, Any], path: Path, bins: int = 10) -> None
     plt.close(fig)
 
 
+def _bland_altman_png(groups: dict[str, dict[str, Any]], measurement: str, path: Path) -> None:
+    """Estimate minus truth against their mean, one panel per group, bias and 95 % limits."""
+    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4.2), squeeze=False)
+    for ax, (title, group) in zip(axes[0], groups.items(), strict=True):
+        pairs = group["_arrays"][measurement]
+        mean = (pairs["estimate"] + pairs["truth"]) / 2
+        ax.scatter(mean, pairs["estimate"] - pairs["truth"], s=10, alpha=0.6)
+        figures = group[measurement]
+        ax.axhline(figures["bias"], color="k", lw=1)
+        for limit in figures["limits_of_agreement"]:
+            ax.axhline(limit, color="k", ls=":", lw=1)
+        ax.set(
+            xlabel="mean of estimate and truth (%)",
+            ylabel="estimate - truth (EF points)",
+            title=f"{title} (n {figures['n']}, MAE {figures['mae']:.1f})",
+        )
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _beyond_label_lines(clean: dict[str, Any]) -> list[str]:
+    m = clean["measurements"]
+    lines = [
+        "## LVEF, LVEDVi and RVEF by prompt ranking",
+        "",
+        f"{m['method']}. Truth: {m['truth']}.",
+        "",
+        "| group | measure | n | MAE | bias | 95 % limits | 90 % interval coverage | r |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for group, figures in m.items():
+        if not isinstance(figures, dict):
+            continue
+        for name, f in figures.items():
+            if isinstance(f, dict) and "mae" in f:
+                low, high = f["limits_of_agreement"]
+                lines.append(
+                    f"| {group} | {name} | {f['n']} | {f['mae']:.1f} | {f['bias']:+.1f} | "
+                    f"{low:.1f} to {high:.1f} | {f['interval_coverage']:.2f} | "
+                    f"{f['pearson_r']:.2f} |"
+                )
+    lines += ["", "![Bland-Altman LVEF](bland_altman_lvef.png)", ""]
+    e = clean["explanation"]
+    lines += [
+        "## Which slices: occlusion against the generator's affected slices",
+        "",
+        f"{e['method']}.",
+        "",
+        "| condition | n | top-2 both in affected slices | chance | top-2 any | chance | "
+        "mean phase-window weights |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, f in e.items():
+        if isinstance(f, dict) and "n" in f:
+            windows = ", ".join(f"{k} {v:+.2f}" for k, v in f["mean_window_weight"].items())
+            lines.append(
+                f"| {name} | {f['n']} | {f['top2_both_in_territory']:.2f} | "
+                f"{f['chance_both']:.2f} | {f['top2_any_in_territory']:.2f} | "
+                f"{f['chance_any']:.2f} | {windows} |"
+            )
+    lines += ["", "## Few-shot prototypes: macro AUROC against k", ""]
+    lines += ["| group | k | prototype | prompts (zero-shot) | blend |", "|---|---|---|---|---|"]
+    for group, block in clean["few_shot"].items():
+        if isinstance(block, dict) and "macro" in block:
+            for k, f in block["macro"].items():
+                prompts, blend = (f"{f[x]:.3f}" if x in f else "n/a" for x in ("prompts", "blend"))
+                lines.append(f"| {group} | {k} | {f['prototype']:.3f} | {prompts} | {blend} |")
+    return [*lines, ""]
+
+
 def write_report(summary: dict[str, Any], out: Path) -> None:
     """report.md and PNGs into `out`."""
     arrays = summary["in_distribution"]["_arrays"]
@@ -97,6 +168,14 @@ def write_report(summary: dict[str, Any], out: Path) -> None:
     _reliability_png(arrays, out / "calibration_in_distribution.png")
     for site, result in summary["external"].items():
         _roc_png(result["_arrays"], f"ROC, external {site}", out / f"roc_{site}.png")
+    if "measurements" in summary:
+        m = summary["measurements"]
+        panels = {"external sites": m["external_pooled"], "ACDC, all 100": m["acdc_all"]}
+        _bland_altman_png(
+            {k: v for k, v in panels.items() if "lvef_pct" in v},
+            "lvef_pct",
+            out / "bland_altman_lvef.png",
+        )
     clean = strip_arrays(summary)
     lines = [
         f"# Evaluation of {clean['model_version']}",
@@ -173,6 +252,8 @@ def write_report(summary: dict[str, Any], out: Path) -> None:
         lines += [f"- {label}: {p:.3f}" for label, p in clean["sunnybrook"]["diagnosis_ranking"]]
         present = ", ".join(clean["sunnybrook"]["findings_present"]) or "none"
         lines += ["", f"Findings present (probability ≥ 0.5): {present}.", ""]
+    if "measurements" in clean:
+        lines += _beyond_label_lines(clean)
     lines += [
         "![ROC](roc_in_distribution.png) ![confusion](confusion_in_distribution.png) "
         "![calibration](calibration_in_distribution.png)",

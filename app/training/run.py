@@ -6,12 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tokenizers import Tokenizer
 
 from app.model.clip import CmrClip
 from app.text.tokenizer import encode_sentences, load_tokenizer
 from app.training.config import RunConfig
-from app.training.data import StudyCache, StudyRecord
+from app.training.data import CachedInput, StudyCache, StudyRecord
 from app.training.train import build_model
 from app.zeroshot.condition_sets import ConditionSet
 from app.zeroshot.scoring import ensemble
@@ -35,10 +36,13 @@ class Run:
     def scale(self) -> float:
         return float(self.model.scale().detach())
 
+    def inputs(self, records: list[StudyRecord]) -> list[CachedInput]:
+        """The preprocessed studies (through the training cache)."""
+        return StudyCache(self.cfg.data.cache_dir, self.cfg.input).warm(records, workers=1)
+
     @torch.no_grad()
     def encode_studies(self, records: list[StudyRecord], batch: int = 16) -> np.ndarray:
-        cache = StudyCache(self.cfg.data.cache_dir, self.cfg.input)
-        inputs = cache.warm(records, workers=1)
+        inputs = self.inputs(records)
         out = []
         for start in range(0, len(inputs), batch):
             chunk = inputs[start : start + batch]
@@ -47,6 +51,19 @@ class Run:
             present = torch.from_numpy(np.stack([c.lax_present for c in chunk])).float()
             out.append(self.model.encode_video(sax, lax, present).numpy())
         return np.concatenate(out) if out else np.zeros((0, self.model.cfg.video.embed_dim))
+
+    @torch.no_grad()
+    def encode_arrays(
+        self, sax: np.ndarray, lax: np.ndarray, lax_present: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Model input arrays (B, S, T, H, W), (B, V, T, H, W), (B, V) -> unit study (B, D) and
+        unit clip embeddings (B, S + V, D), as the exported encoder returns them."""
+        study, clips = self.model.video(
+            torch.from_numpy(sax.astype(np.float32)),
+            torch.from_numpy(lax.astype(np.float32)),
+            torch.from_numpy(lax_present.astype(np.float32)),
+        )
+        return F.normalize(study, dim=-1).numpy(), F.normalize(clips, dim=-1).numpy()
 
     @torch.no_grad()
     def encode_texts(self, texts: list[str], batch: int = 64) -> np.ndarray:
