@@ -82,6 +82,10 @@ class ServingSettings(BaseSettings):
         Path("archive/demo/demo.sqlite"),
         description="SQLite case archive searched by /v1/search and /v1/report; none = off",
     )
+    prototype_dir: Path = Field(
+        Path("prototypes"),
+        description="where POST /v1/prototypes stores the registered few-shot prototypes",
+    )
     archive_max_top_k: int = Field(50, ge=1, description="most results one search returns")
     archive_exact_max: int = Field(
         10_000, ge=0, description="archives up to this size are searched exactly, larger by ANN"

@@ -186,3 +186,40 @@ class InvalidSubjectError(CmrError):
 
     code = "invalid_subject"
     http_status = 422
+
+
+# --- few-shot prototypes and explanations ----------------------------------------------------
+class InvalidPrototypeError(CmrError):
+    """A prototype that cannot be registered as asked: too few studies, vectors of the wrong
+    width, unknown archive study keys, or no archive to read them from."""
+
+    code = "invalid_prototype"
+    http_status = 422
+
+
+class UnknownPrototypeError(CmrError):
+    code = "unknown_prototype"
+    http_status = 404
+
+
+class PrototypeExistsError(CmrError):
+    """Prototypes are immutable: a new version gets a new name (e.g. site-amyloid-v2)."""
+
+    code = "prototype_exists"
+    http_status = 409
+
+
+class PrototypeModelMismatchError(CmrError):
+    """The prototype was registered with another model version: its means live in another
+    embedding space. Register it again from the studies with this model."""
+
+    code = "prototype_model_mismatch"
+    http_status = 409
+
+
+class ExplanationUnavailableError(CmrError):
+    """The released model pools its clips in a way the occlusion of app/zeroshot/explain.py
+    does not understand (its study embedding is no weighted sum of its clip embeddings)."""
+
+    code = "explanation_unavailable"
+    http_status = 501

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.preprocess.spec import InputSpec
+from app.zeroshot.measurements import MeasurementCalibration
 
 INTENDED_USE = (
     "Research and decision support only: zero-shot ranking of cardiac conditions from cine MRI. "
@@ -46,6 +47,11 @@ class Calibration(BaseModel):
         default_factory=dict, description="findings mode: Platt scaling per label"
     )
     method: str = ""
+    measurements: dict[str, MeasurementCalibration] = Field(
+        default_factory=dict,
+        description="measurements by prompt ranking, fit on the validation split; a model "
+        "without them estimates none",
+    )
 
 
 class ModelCard(BaseModel):

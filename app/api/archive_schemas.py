@@ -9,6 +9,7 @@ from app.api.schemas import (
     MODEL_EXAMPLE,
     REQUEST_ID_EXAMPLE,
     STUDY_EXAMPLE,
+    MeasurementResult,
     ModelInfo,
     StudySummary,
 )
@@ -113,6 +114,19 @@ class ReportResponse(BaseModel):
                             "probability": 0.97,
                             "threshold": 0.5,
                             "present": True,
+                            "driving_slices": "basal to mid short-axis slices",
+                        }
+                    ],
+                    "measurements": [
+                        {
+                            "name": "lvef_pct",
+                            "label": "LV ejection fraction",
+                            "unit": "%",
+                            "value": 24.0,
+                            "lower": 10.2,
+                            "upper": 37.8,
+                            "coverage": 0.9,
+                            "grade": "severely reduced",
                         }
                     ],
                     "similar_cases": [_SIMILAR_CASE_EXAMPLE],
@@ -128,6 +142,9 @@ class ReportResponse(BaseModel):
     draft_impression: str = Field(description="preliminary, to be edited by the reader")
     sentences: list[DraftSentence] = Field(description="the draft, with each sentence's source")
     findings: list[FindingResult] = Field(description="zero-shot findings, most probable first")
+    measurements: list[MeasurementResult] = Field(
+        default_factory=list, description="LVEF and volumes by prompt ranking, with intervals"
+    )
     similar_cases: list[SimilarCase]
     study: StudySummary
 

@@ -24,7 +24,7 @@ CONDITIONS_FIELD_SCHEMA = {
     "type": "string",
     "description": (
         "JSON: a condition-set name (GET /v1/condition-sets) or a list of "
-        "{label, prompts[], negative_prompts[]}. Default: cardiac_diagnosis_v1, or "
+        "{label, prompts[], negative_prompts[], prototype}. Default: cardiac_diagnosis_v1, or "
         "cardiac_findings_v1 when mode is findings."
     ),
     "examples": [
@@ -33,6 +33,8 @@ CONDITIONS_FIELD_SCHEMA = {
         'ejection fraction"], "negative_prompts": ["normal left ventricular size"]}, '
         '{"label": "normal", "prompts": ["normal cardiac MRI"], '
         '"negative_prompts": ["abnormal cardiac MRI"]}]',
+        '[{"label": "amyloid", "prototype": "site-amyloid-v1"}, {"label": "dilated LV", '
+        '"prompts": ["dilated left ventricle"], "negative_prompts": ["normal LV size"]}]',
     ],
 }
 MODE_FIELD_SCHEMA = {
@@ -91,19 +93,25 @@ def _custom(items: list, mode: Mode) -> ScoringSet:
     labels = [c.label for c in parsed]
     if len(set(labels)) != len(labels):
         raise InvalidConditionsError("custom condition labels must be unique")
-    return ScoringSet.custom(mode, [(c.label, c.prompts, c.negative_prompts) for c in parsed])
+    return ScoringSet.custom(
+        mode,
+        [(c.label, c.prompts, c.negative_prompts) for c in parsed],
+        [c.prototype for c in parsed],
+    )
 
 
 def _checked(scoring_set: ScoringSet, mode: Mode) -> ScoringSet:
     if mode == "exclusive" and len(scoring_set.labels) < 2:
         raise InvalidConditionsError("exclusive mode ranks two or more conditions")
+    if mode == "exclusive" and any(scoring_set.prototypes):
+        raise InvalidConditionsError("prototype conditions are scored in findings mode")
     if mode == "findings":
         missing = [
             label
-            for label, negatives in zip(
-                scoring_set.labels, scoring_set.negative_prompts, strict=True
+            for label, prompts, negatives in zip(
+                scoring_set.labels, scoring_set.prompts, scoring_set.negative_prompts, strict=True
             )
-            if not negatives
+            if prompts and not negatives
         ]
         if missing:
             raise InvalidConditionsError(f"findings mode needs negative_prompts for {missing}")

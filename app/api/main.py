@@ -19,7 +19,7 @@ from app.api.metrics import GatewayMetrics
 from app.api.middleware import GatewayMiddleware
 from app.api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from app.api.process_state import settled_for_serving
-from app.api.routes import archive, catalog, diagnose, embed, health
+from app.api.routes import archive, catalog, diagnose, embed, health, prototypes
 from app.api.security import require_api_key
 from app.config import ServingSettings
 from app.errors import CmrError
@@ -109,6 +109,7 @@ def create_app(settings: ServingSettings | None = None, *, configure_logs: bool 
             {"name": "diagnosis", "description": "zero-shot ranking of conditions"},
             {"name": "embeddings", "description": "unit vectors of studies and texts"},
             {"name": "archive", "description": "similar past studies and draft reports"},
+            {"name": "prototypes", "description": "few-shot labels from a site's own studies"},
             {"name": "catalog", "description": "the model card and the condition sets"},
             {"name": "operations", "description": "health, readiness and metrics"},
         ],
@@ -125,7 +126,13 @@ def create_app(settings: ServingSettings | None = None, *, configure_logs: bool 
     install_problem_handlers(app)
     protected = [Depends(require_api_key)]
     app.include_router(health.router)
-    for router in (diagnose.router, embed.router, archive.router, catalog.router):
+    for router in (
+        diagnose.router,
+        embed.router,
+        archive.router,
+        prototypes.router,
+        catalog.router,
+    ):
         app.include_router(router, dependencies=protected)
     app.openapi = lambda: _problem_json_openapi(app)  # type: ignore[method-assign]
     model_headers = [

@@ -2,17 +2,20 @@
 
 from typing import Any
 
-from app.api.schemas import ModelInfo, Problem
+from app.api.schemas import MeasurementResult, ModelInfo, Problem
 from app.model_card import ModelCard
+from app.pipeline.measure import Measurement
 
 _DESCRIPTIONS = {
     400: "Malformed request",
     401: "Missing or invalid API key",
     404: "Not found",
-    409: "The case archive holds embeddings of another model version (re-index it)",
+    409: "The case archive or a prototype holds embeddings of another model version "
+    "(re-index, re-register), or the prototype name is taken",
     413: "Upload too large (bytes or files)",
     415: "Not multipart, not DICOM or an unsupported transfer syntax",
     422: "Invalid input: validation, no cine series, bad conditions, corrupt pixel data",
+    501: "The released model cannot be explained by occlusion",
     502: "The encoder backend failed",
     503: "Overloaded (see Retry-After), or the backend or case archive is unavailable",
     504: "The backend or the whole request timed out",
@@ -26,3 +29,19 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def model_info(card: ModelCard) -> ModelInfo:
     return ModelInfo(name=card.name, version=card.version, sha256=card.weights_sha256)
+
+
+def measurement_results(measurements: list[Measurement]) -> list[MeasurementResult]:
+    return [
+        MeasurementResult(
+            name=m.name,  # type: ignore[arg-type]
+            label=m.label,
+            unit=m.unit,
+            value=m.value,
+            lower=m.lower,
+            upper=m.upper,
+            coverage=m.coverage,
+            grade=m.grade,
+        )
+        for m in measurements
+    ]

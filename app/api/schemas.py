@@ -2,9 +2,10 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.zeroshot.condition_sets import Mode
+from app.zeroshot.prototype_store import NAME_PATTERN as PROTOTYPE_NAME_PATTERN
 
 _LABEL = Field(min_length=1, max_length=100, pattern=r"^[\w .,()/+-]+$")
 _PROMPT_LIST_MAX = 32
@@ -36,12 +37,20 @@ class CustomCondition(BaseModel):
 
     label: str = _LABEL
     prompts: list[str] = Field(
-        min_length=1, max_length=_PROMPT_LIST_MAX, description="phrasings of its presence"
+        default_factory=list,
+        max_length=_PROMPT_LIST_MAX,
+        description="phrasings of its presence (one or more, unless a prototype is given)",
     )
     negative_prompts: list[str] = Field(
         default_factory=list,
         max_length=_PROMPT_LIST_MAX,
-        description="phrasings of its absence; required in findings mode",
+        description="phrasings of its absence; required in findings mode with prompts",
+    )
+    prototype: str | None = Field(
+        None,
+        pattern=PROTOTYPE_NAME_PATTERN,
+        description="a registered few-shot prototype (POST /v1/prototypes), findings mode: "
+        "alone, or blended with the prompts",
     )
 
     @field_validator("prompts", "negative_prompts")
@@ -50,6 +59,14 @@ class CustomCondition(BaseModel):
         if any(len(p) > 500 for p in prompts):
             raise ValueError("a prompt has at most 500 characters")
         return _clean(prompts)
+
+    @model_validator(mode="after")
+    def _described(self) -> "CustomCondition":
+        if not self.prompts and self.prototype is None:
+            raise ValueError("give prompts, a prototype, or both")
+        if self.negative_prompts and not self.prompts:
+            raise ValueError("negative_prompts need prompts")
+        return self
 
 
 class ModelInfo(BaseModel):
@@ -75,7 +92,12 @@ class StudySummary(BaseModel):
 class ConditionResult(BaseModel):
     label: str
     probability: float = Field(ge=0, le=1)
-    similarity: float = Field(ge=-1.0001, le=1.0001, description="cosine to the prompt ensemble")
+    similarity: float = Field(
+        ge=-1.0001,
+        le=1.0001,
+        description="cosine to the prompt ensemble (a prototype alone: to its positive mean; "
+        "a blend: the dot product with the blended direction)",
+    )
     rank: int = Field(ge=1)
     threshold: float | None = Field(
         None, description="findings mode: the decision threshold, 0.5 (none in exclusive mode)"
@@ -85,9 +107,10 @@ class ConditionResult(BaseModel):
         "none",
         description=(
             "how the probability was calibrated: 'temperature' (shipped exclusive set, when the "
-            "card keeps one), 'platt' (shipped findings set, per finding), 'none' (custom "
-            "prompts: softmax of scale x cosine, or sigmoid of scale x the positive-negative "
-            "margin)"
+            "card keeps one), 'platt' (shipped findings set, per finding; a prototype alone "
+            "registered with 4 or more studies of each kind, on its own studies), 'none' "
+            "(custom prompts and blends: softmax of scale x cosine, or sigmoid of scale x the "
+            "positive-negative margin)"
         ),
     )
 
@@ -101,6 +124,63 @@ class DiagnoseTimings(BaseModel):
     preprocess: float
     encode: float
     score: float
+    explain: float | None = Field(
+        None, description="explain=true: the phase windows' re-encoding and the occlusion"
+    )
+
+
+class ExplainedClip(BaseModel):
+    index: int = Field(ge=0, description="position in clip_weights and driving_clips")
+    view: str = Field(description="'sax' or a long-axis view ('4ch')")
+    slice_index: int | None = Field(None, description="short axis: 0 = base, upwards to apex")
+    level: Literal["basal", "mid", "apical"] | None = None
+
+
+class PhaseWindow(BaseModel):
+    name: str
+    start: float = Field(ge=0, le=1, description="fraction of the cardiac cycle from the R wave")
+    end: float = Field(ge=0, le=1)
+
+
+class ConditionExplanation(BaseModel):
+    label: str
+    clip_weights: list[float] = Field(
+        description="per clip (in `clips` order): the score change when the clip is occluded, "
+        "divided by the sum of the absolute changes; positive = argued for the condition"
+    )
+    phase_weights: list[float] = Field(
+        description="per phase window (in `phase_windows` order), normalised likewise"
+    )
+    driving_clips: list[int] = Field(
+        description="indices of the (up to two) clips with the largest positive weights"
+    )
+    in_words: str = Field(description="the driving clips as a reader says it")
+
+
+class Explanation(BaseModel):
+    method: str
+    clips: list[ExplainedClip]
+    phase_windows: list[PhaseWindow]
+    conditions: list[ConditionExplanation] = Field(description="in the order of `conditions`")
+    image_png_base64: str = Field(
+        description="PNG: the mid short-axis slice at end-diastole and the slice stack shaded "
+        "by weight for the top-ranked condition, driving slices outlined"
+    )
+
+
+class MeasurementResult(BaseModel):
+    name: Literal["lvef_pct", "lvedvi_ml_m2", "rvef_pct"]
+    label: str
+    unit: str
+    value: float
+    lower: float = Field(description="lower end of the interval")
+    upper: float
+    coverage: float = Field(description="the interval's nominal coverage (0.9)")
+    grade: str = Field(description="the estimate in a reader's words")
+    method: str = Field(
+        "prompt ranking over a grid of values; linear map and split-conformal interval fit on "
+        "the validation split"
+    )
 
 
 class DiagnoseResponse(BaseModel):
@@ -143,6 +223,8 @@ class DiagnoseResponse(BaseModel):
     mode: Mode
     conditions: list[ConditionResult] = Field(description="sorted by probability, descending")
     timings_ms: DiagnoseTimings
+    explanation: Explanation | None = Field(None, description="with explain=true")
+    measurements: list[MeasurementResult] | None = Field(None, description="with measure=true")
 
 
 class TextEmbeddingRequest(BaseModel):

@@ -31,6 +31,15 @@ MAX_FORM_FIELDS = 8
 MAX_FIELD_BYTES = 1024 * 1024  # a text field (custom prompts are the longest)
 
 
+def flag_field_schema(description: str) -> dict:
+    return {
+        "type": "string",
+        "enum": ["true", "false"],
+        "default": "false",
+        "description": description,
+    }
+
+
 def study_form_schema(extra_fields: dict[str, dict] | None = None) -> dict:
     """OpenAPI requestBody of a multipart study upload (plus route-specific text fields)."""
     properties: dict[str, dict] = {
@@ -78,6 +87,13 @@ class StudyForm:
                 except UnicodeDecodeError:
                     raise InvalidUploadError(f"`{name}` is not UTF-8 text") from None
         return None
+
+    def flag(self, name: str) -> bool:
+        """The boolean text field `name` ("true"/"false", "1"/"0"); absent is false."""
+        value = (self.text(name) or "false").strip().lower()
+        if value not in ("true", "false", "1", "0"):
+            raise InvalidUploadError(f"`{name}` must be true or false, got {value[:20]!r}")
+        return value in ("true", "1")
 
 
 class _PartCollector:

@@ -23,7 +23,15 @@ from app.pipeline.ingestion import UploadIngestion
 from app.pipeline.prepare import PreparedStudy, elapsed_ms, prepare_study
 from app.text.tokenizer import load_tokenizer
 from app.zeroshot.condition_sets import load_condition_sets
-from app.zeroshot.scoring_sets import ConditionScore, ScoringSet, score_conditions
+from app.zeroshot.measurements import MEASUREMENTS
+from app.zeroshot.prototype_store import PrototypeStore
+from app.zeroshot.scoring_sets import (
+    ConditionScore,
+    ConditionVectors,
+    ScoringSet,
+    condition_vectors,
+    score_conditions,
+)
 
 
 class InferenceSlots:
@@ -68,6 +76,7 @@ class Pipeline:
         self.backend = backend
         self.text = text
         self.condition_sets = load_condition_sets()
+        self.prototypes = PrototypeStore(settings.prototype_dir, card)
         self.slots = InferenceSlots(settings.max_concurrent_inferences, settings.max_queue_wait_s)
         self.limits = IngestLimits(max_files=settings.max_upload_files)
 
@@ -94,6 +103,8 @@ class Pipeline:
         (they are embedded here on first success, so readiness implies a warm cache)."""
         await self.backend.ready()
         prompts = [p for s in self.shipped_sets() for p in s.all_prompts()]
+        if self.card.calibration.measurements:
+            prompts += [p for spec in MEASUREMENTS.values() for p in spec.all_prompts()]
         if not self.text.is_pinned(prompts):
             await self.text.pin(prompts, request_id="warm-up")
 
@@ -140,32 +151,50 @@ class Pipeline:
         prepared.timings_ms["encode_video"] = elapsed_ms(started)
         return embeddings
 
-    async def score(
-        self,
-        study_embedding: np.ndarray,
-        scoring_set: ScoringSet,
-        request_id: str,
-        timings_ms: dict[str, float],
-    ) -> list[ConditionScore]:
-        """Scores of one unit study embedding (D,), sorted by probability, descending."""
+    async def condition_vectors(
+        self, scoring_set: ScoringSet, request_id: str, timings_ms: dict[str, float]
+    ) -> ConditionVectors:
+        """The directions and calibration each condition is scored with: prompt ensembles
+        (embedded here, or from the cache), registered prototypes, or both. Raises the
+        backend's errors, UnknownPrototypeError and PrototypeModelMismatchError."""
         started = time.perf_counter()
-        positives = [await self.text.prompts(p, request_id) for p in scoring_set.prompts]
+        none = np.zeros((0, self.card.embed_dim), dtype=np.float32)
+        positives = [
+            await self.text.prompts(p, request_id) if p else none for p in scoring_set.prompts
+        ]
         negatives = (
-            [await self.text.prompts(n, request_id) for n in scoring_set.negative_prompts]
+            [
+                await self.text.prompts(n, request_id) if n else none
+                for n in scoring_set.negative_prompts
+            ]
             if scoring_set.mode == "findings"
             else []
         )
         timings_ms["encode_text"] = elapsed_ms(started)
-        started = time.perf_counter()
-        scores = score_conditions(
-            study_embedding,
+        prototypes = [self.prototypes.get(n) if n else None for n in scoring_set.prototypes]
+        return condition_vectors(
             scoring_set,
             positives,
             negatives,
             self.card.logit_scale,
             self.card.calibration,
             shipped=scoring_set.name in self.condition_sets,
+            prototypes=prototypes,
         )
+
+    async def score(
+        self,
+        study_embedding: np.ndarray,
+        scoring_set: ScoringSet,
+        request_id: str,
+        timings_ms: dict[str, float],
+        vectors: ConditionVectors | None = None,
+    ) -> list[ConditionScore]:
+        """Scores of one unit study embedding (D,), sorted by probability, descending."""
+        if vectors is None:
+            vectors = await self.condition_vectors(scoring_set, request_id, timings_ms)
+        started = time.perf_counter()
+        scores = score_conditions(study_embedding, scoring_set, vectors)
         timings_ms["score"] = elapsed_ms(started)
         return scores
 

@@ -2,8 +2,10 @@
 
 Retrieval-augmented like EchoPrime: the zero-shot findings decide what the draft asserts, the
 nearest archived cases lend their own words. Every sentence has exactly one source:
+- `measurement`: an estimate by prompt ranking with its interval (LVEF, volumes), after the
+  findings;
 - `finding`: a fixed sentence for a finding whose probability reached its calibrated threshold
-  (or, when none did, one sentence saying so);
+  (or, when none did, one sentence saying so), naming the slices that drove it where known;
 - `similar_case`: a sentence quoted verbatim from a similar case's impression, with that case's
   study key and similarity. A sentence is quoted only if every condition it asserts (read back
   with app.domain.reading.mentioned_conditions, negations understood) is a finding the draft
@@ -19,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.archive.models import SearchHit
 from app.domain.reading import mentioned_conditions
+from app.pipeline.measure import Measurement
 from app.zeroshot.scoring_sets import ConditionScore
 
 # One sentence per finding of cardiac_findings_v1, worded so that mentioned_conditions reads
@@ -48,13 +51,16 @@ class FindingResult(BaseModel):
     probability: float = Field(ge=0, le=1)
     threshold: float | None = Field(None, description="calibrated decision threshold")
     present: bool = Field(description="probability >= threshold")
+    driving_slices: str | None = Field(
+        None, description="present findings: the clips that drove it, in words (occlusion)"
+    )
 
 
 class DraftSentence(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     text: str
-    source: Literal["finding", "similar_case"]
+    source: Literal["finding", "measurement", "similar_case"]
     label: str | None = Field(None, description="the finding it states or supports")
     study_key: str | None = Field(None, description="the similar case it quotes")
     similarity: float | None = Field(None, description="of the quoted case to this study")
@@ -67,23 +73,32 @@ class Draft(BaseModel):
     findings: list[FindingResult]
     asserted: list[str] = Field(description="labels the draft states, in sentence order")
     sentences: list[DraftSentence]
+    measurements: list[Measurement] = Field(default_factory=list)
 
     @property
     def text(self) -> str:
         return " ".join(sentence.text for sentence in self.sentences)
 
 
-def finding_results(scores: Sequence[ConditionScore]) -> list[FindingResult]:
-    """Findings-mode scores -> results with the threshold decision (no threshold: absent)."""
-    return [
-        FindingResult(
-            label=s.label,
-            probability=s.probability,
-            threshold=s.threshold,
-            present=s.threshold is not None and s.probability >= s.threshold,
+def finding_results(
+    scores: Sequence[ConditionScore], driving: dict[str, str] | None = None
+) -> list[FindingResult]:
+    """Findings-mode scores -> results with the threshold decision (no threshold: absent) and,
+    for present ones, the words of `driving` (label -> "basal to mid short-axis slices")."""
+    results = []
+    for s in scores:
+        present = s.threshold is not None and s.probability >= s.threshold
+        words = (driving or {}).get(s.label) if present else None
+        results.append(
+            FindingResult(
+                label=s.label,
+                probability=s.probability,
+                threshold=s.threshold,
+                present=present,
+                driving_slices=words or None,
+            )
         )
-        for s in scores
-    ]
+    return results
 
 
 def asserted_labels(findings: Sequence[FindingResult]) -> list[str]:
@@ -95,11 +110,16 @@ def asserted_labels(findings: Sequence[FindingResult]) -> list[str]:
 
 
 def draft_impression(
-    scores: Sequence[ConditionScore], similar: Sequence[SearchHit], quotes_per_finding: int = 1
+    scores: Sequence[ConditionScore],
+    similar: Sequence[SearchHit],
+    quotes_per_finding: int = 1,
+    driving: dict[str, str] | None = None,
+    measurements: Sequence[Measurement] = (),
 ) -> Draft:
-    """The draft of one study from its findings-mode scores (thresholds set) and its similar
-    cases, most similar first."""
-    findings = finding_results(scores)
+    """The draft of one study from its findings-mode scores (thresholds set), its similar
+    cases (most similar first) and, where given, the slices that drove each finding and the
+    measurements by prompt ranking (one sentence each, after the findings)."""
+    findings = finding_results(scores, driving)
     asserted = asserted_labels(findings)
     by_label = {f.label: f for f in findings}
     sentences: list[DraftSentence] = []
@@ -112,15 +132,31 @@ def draft_impression(
             sentences.append(_quote_sentence(hit, quote, label))
     if not asserted:
         sentences.append(DraftSentence(text=NO_FINDING_SENTENCE, source="finding"))
-    return Draft(findings=findings, asserted=asserted, sentences=sentences)
+    sentences += [_measurement_sentence(m) for m in measurements]
+    return Draft(
+        findings=findings, asserted=asserted, sentences=sentences, measurements=list(measurements)
+    )
 
 
 def _finding_sentence(finding: FindingResult) -> DraftSentence:
+    where = f"; driven by the {finding.driving_slices}" if finding.driving_slices else ""
     return DraftSentence(
         text=f"{FINDING_SENTENCES[finding.label]} (probability {finding.probability:.2f}; "
-        f"threshold {finding.threshold:.2f}).",
+        f"threshold {finding.threshold:.2f}{where}).",
         source="finding",
         label=finding.label,
+    )
+
+
+def _measurement_sentence(m: Measurement) -> DraftSentence:
+    """E.g. "LV ejection fraction estimated at 41 % (90 % interval 29 to 53 %), by prompt
+    ranking." Numbers only: grade words ("dilated") would read as a finding the draft may not
+    assert (app.domain.reading), and the findings speak for themselves."""
+    unit = f" {m.unit}"
+    return DraftSentence(
+        text=f"{m.label} estimated at {m.value:.0f}{unit} ({m.coverage:.0%} interval "
+        f"{m.lower:.0f} to {m.upper:.0f}{unit}), by prompt ranking.",
+        source="measurement",
     )
 
 

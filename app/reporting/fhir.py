@@ -5,7 +5,10 @@ The Bundle (type `collection`) holds:
   deviceName (type model-name) = Algorithm Name, version (typed DCM 111003 "Algorithm
   Version") = the model card's version, identifier = sha256 of the released weights;
 - one `Observation` per finding: valueQuantity = probability (UCUM "1"), interpretation POS/NEG
-  from the calibrated threshold (a component carries the threshold), `device` -> the Device;
+  from the calibrated threshold (a component carries the threshold; for a present finding
+  another names the slices that drove it, in words), `device` -> the Device;
+- one `Observation` per measurement by prompt ranking (LVEF coded LOINC 10230-1): the estimate
+  in UCUM units, a component whose valueRange is its interval;
 - one `DiagnosticReport`, status preliminary, conclusion = the draft impression, result -> the
   Observations;
 - one `Provenance` whose agent (author) is the Device and whose targets are the report and the
@@ -26,11 +29,15 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 
 from app.model_card import ModelCard
+from app.pipeline.measure import Measurement
 from app.reporting.draft import Draft
 
 FHIR_MEDIA_TYPE = "application/fhir+json"
 DEVICE_EXTENSION = "https://cmr-clip.dev/fhir/StructureDefinition/ai-device"
 FINDING_SYSTEM = "https://cmr-clip.dev/fhir/CodeSystem/cardiac-findings"
+MEASUREMENT_SYSTEM = "https://cmr-clip.dev/fhir/CodeSystem/cardiac-measurements"
+_LOINC = {"lvef_pct": ("10230-1", "Left ventricular Ejection fraction")}
+_UCUM_UNITS = {"%": "%", "mL/m²": "mL/m2"}
 WEIGHTS_SYSTEM = "https://cmr-clip.dev/fhir/NamingSystem/weights-sha256"
 _DCM = "http://dicom.nema.org/resources/ontology/DCM"
 _UCUM = "http://unitsofmeasure.org"
@@ -63,6 +70,40 @@ def _probability(value: float) -> dict[str, Any]:
 
 def _urn() -> str:
     return f"urn:uuid:{uuid.uuid4()}"
+
+
+def _quantity(value: float, unit: str) -> dict[str, Any]:
+    return {"value": round(value, 1), "unit": unit, "system": _UCUM, "code": _UCUM_UNITS[unit]}
+
+
+def _measurement(
+    m: Measurement, instant: str, device_ref: dict[str, Any], note: list[dict[str, str]]
+) -> dict[str, Any]:
+    coding = [{"system": MEASUREMENT_SYSTEM, "code": m.name, "display": m.label}]
+    if m.name in _LOINC:
+        code, display = _LOINC[m.name]
+        coding.insert(0, {"system": "http://loinc.org", "code": code, "display": display})
+    return {
+        "resourceType": "Observation",
+        "meta": {"security": [_AI_ASSERTED]},
+        "status": "preliminary",
+        "category": [{"coding": [_IMAGING]}],
+        "code": {"coding": coding, "text": m.label},
+        "issued": instant,
+        "valueQuantity": _quantity(m.value, m.unit),
+        "component": [
+            {
+                "code": {"text": f"{m.coverage:.0%} interval (split conformal)"},
+                "valueRange": {
+                    "low": _quantity(m.lower, m.unit),
+                    "high": _quantity(m.upper, m.unit),
+                },
+            }
+        ],
+        "method": {"text": "zero-shot prompt ranking over a grid of values"},
+        "device": device_ref,
+        "note": note,
+    }
 
 
 def report_bundle(
@@ -119,7 +160,16 @@ def report_bundle(
                     "valueQuantity": _probability(finding.threshold),
                 }
             ]
+            if finding.driving_slices:
+                observation["component"].append(
+                    {
+                        "code": {"text": "clips that drove the finding (occlusion)"},
+                        "valueString": finding.driving_slices,
+                    }
+                )
         observations.append((_urn(), observation))
+    for measurement in draft.measurements:
+        observations.append((_urn(), _measurement(measurement, instant, device_ref, note)))
     report = {
         "resourceType": "DiagnosticReport",
         "meta": security,

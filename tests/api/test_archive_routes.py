@@ -118,9 +118,17 @@ def test_report_draft_is_traceable_to_findings_and_cited_cases(
     for sentence in body["sentences"]:
         if sentence["source"] == "finding":
             assert sentence["label"] is None or sentence["label"] in present
+        elif sentence["source"] == "measurement":
+            assert "interval" in sentence["text"] and not mentioned_conditions(sentence["text"])
         else:
             assert sentence["quote"] in cases[sentence["study_key"]]["impression"]
             assert mentioned_conditions(sentence["quote"]) <= present
+    measured = {m["name"] for m in body["measurements"]}
+    assert measured == set(card.calibration.measurements) >= {"lvef_pct"}
+    for finding in body["findings"]:
+        assert (finding["driving_slices"] is not None) <= finding["present"]
+        if finding["driving_slices"]:
+            assert finding["driving_slices"] in body["draft_impression"]
 
 
 def test_report_as_fhir_validates_as_r4b(archive_client: TestClient, study_files: Files) -> None:
@@ -131,13 +139,47 @@ def test_report_as_fhir_validates_as_r4b(archive_client: TestClient, study_files
     assert response.headers["content-type"].startswith("application/fhir+json")
     bundle = Bundle.model_validate_json(response.text)
     kinds = [entry.resource.get_resource_type() for entry in bundle.entry]
-    assert kinds.count("DiagnosticReport") == 1 and kinds.count("Observation") == 6
+    measured = len(archive_client.app.state.pipeline.card.calibration.measurements)
+    assert kinds.count("DiagnosticReport") == 1 and kinds.count("Observation") == 6 + measured
+    lvef = next(
+        e.resource
+        for e in bundle.entry
+        if e.resource.get_resource_type() == "Observation"
+        and e.resource.code.coding[0].code == "10230-1"
+    )
+    interval = lvef.component[0].valueRange
+    assert interval.low.value < lvef.valueQuantity.value < interval.high.value
+    assert lvef.valueQuantity.code == "%"
     report = next(
         e.resource for e in bundle.entry if e.resource.get_resource_type() == "DiagnosticReport"
     )
     assert report.status == "preliminary" and report.conclusion
     device = next(e.resource for e in bundle.entry if e.resource.get_resource_type() == "Device")
     assert device.version[0].value == archive_client.app.state.pipeline.card.version
+
+
+def test_a_prototype_from_archived_study_keys(
+    archive_client: TestClient, archived: tuple[Path, dict[str, dict]], tmp_path: Path
+) -> None:
+    archive_client.app.state.pipeline.prototypes.folder = tmp_path
+    keys = sorted(archived[1])
+    response = archive_client.post(
+        "/v1/prototypes",
+        json={
+            "name": "archived-v1",
+            "label": "first",
+            "study_keys": keys[:1],
+            "negative_study_keys": keys[1:],
+        },
+    )
+    assert response.status_code == 201, response.text
+    assert (response.json()["k_positive"], response.json()["k_negative"]) == (1, 3)
+    assert response.json()["calibration"] == "none"
+    missing = archive_client.post(
+        "/v1/prototypes",
+        json={"name": "x", "label": "x", "study_keys": ["nope"], "negative_study_keys": keys},
+    )
+    assert missing.status_code == 422 and missing.json()["code"] == "invalid_prototype"
 
 
 def test_restart_keeps_the_archive(

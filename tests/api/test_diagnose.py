@@ -40,7 +40,8 @@ def test_diagnosis_follows_the_contract(client: TestClient, study_files: Files) 
     assert abs(sum(probabilities) - 1) < 1e-5
     assert [c["rank"] for c in conditions] == list(range(1, len(conditions) + 1))
     assert all(-1.001 <= c["similarity"] <= 1.001 for c in conditions)
-    assert set(body["timings_ms"]) == {"receive", "parse", "preprocess", "encode", "score"}
+    timed = {stage for stage, ms in body["timings_ms"].items() if ms is not None}
+    assert timed == {"receive", "parse", "preprocess", "encode", "score"}
 
 
 def test_findings_mode_scores_each_finding_against_its_threshold(

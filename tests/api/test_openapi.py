@@ -36,7 +36,8 @@ def test_schema_is_openapi_31_with_clean_ids_and_examples() -> None:
     components = schema["components"]["schemas"]
     assert components["Problem"].get("examples")
     for op in operations:
-        for media in op["responses"]["200"]["content"].values():
+        success = next(r for status, r in op["responses"].items() if status.startswith("2"))
+        for media in success["content"].values():
             ref = media.get("schema", {}).get("$ref", "")
             example = media.get("example") or components.get(ref.split("/")[-1], {}).get("examples")
             assert example, f"{op['operationId']} has no example"
@@ -69,7 +70,16 @@ def test_generated_client_against_the_real_server(
         from cmr_client.api.catalog import list_condition_sets
         from cmr_client.api.diagnosis import diagnose
         from cmr_client.api.embeddings import embed_text
-        from cmr_client.models import DiagnoseBody, DiagnoseResponse, Problem, TextEmbeddingRequest
+        from cmr_client.api.prototypes import list_prototypes, register_prototype
+        from cmr_client.models import (
+            DiagnoseBody,
+            DiagnoseBodyExplain,
+            DiagnoseBodyMeasure,
+            DiagnoseResponse,
+            Problem,
+            PrototypeRequest,
+            TextEmbeddingRequest,
+        )
         from cmr_client.types import File
     finally:
         sys.path.remove(str(generated_client))
@@ -89,6 +99,27 @@ def test_generated_client_against_the_real_server(
     assert isinstance(bad, Problem) and bad.code == "not_dicom"
     vectors = embed_text.sync(client=client, body=TextEmbeddingRequest(texts=["normal study"]))
     assert len(vectors.embeddings[0]) == vectors.dimensions
+    explained = diagnose.sync(
+        client=client,
+        body=DiagnoseBody(
+            files=files, explain=DiagnoseBodyExplain.TRUE, measure=DiagnoseBodyMeasure.TRUE
+        ),
+    )
+    assert isinstance(explained, DiagnoseResponse), explained
+    assert explained.explanation.conditions[0].label == explained.conditions[0].label
+    assert "lvef_pct" in [m.name.value for m in explained.measurements]
+    texts = embed_text.sync(client=client, body=TextEmbeddingRequest(texts=["a", "b"]))
+    prototype = register_prototype.sync(
+        client=client,
+        body=PrototypeRequest(
+            name="client-v1",
+            label="client label",
+            embeddings=texts.embeddings[:1],
+            negative_embeddings=texts.embeddings[1:],
+        ),
+    )
+    assert prototype.k_positive == 1
+    assert [p.name for p in list_prototypes.sync(client=client).prototypes] == ["client-v1"]
 
 
 def test_schemathesis_finds_no_5xx_and_no_schema_violation(live_server: LiveServer) -> None:

@@ -18,7 +18,7 @@ from app.api.archive_schemas import (
 )
 from app.api.archive_state import ArchiveDep
 from app.api.deps import MetricsDep, PipelineDep, RequestId
-from app.api.responses import model_info, problems
+from app.api.responses import measurement_results, model_info, problems
 from app.api.studies import study_summary, study_upload
 from app.api.uploads import StudyForm, study_form_schema
 from app.archive.models import SearchFilters
@@ -160,6 +160,7 @@ async def draft_report(
             request_id,
             prepared.timings_ms,
             exclude_uid_digest=archive.uid_digest(prepared.outline.study_instance_uid),
+            study=(prepared, embeddings),
         )
     if FHIR_MEDIA_TYPE in request.headers.get("accept", ""):
         bundle = report_bundle(draft, pipeline.card, FINDINGS_SET, dt.datetime.now(dt.UTC))
@@ -171,6 +172,7 @@ async def draft_report(
         draft_impression=draft.text,
         sentences=draft.sentences,
         findings=draft.findings,
+        measurements=measurement_results(draft.measurements),
         similar_cases=[SimilarCase.of(hit) for hit in similar],
         study=study_summary(prepared),
     )
