@@ -23,6 +23,7 @@ from app.zeroshot.explain import (
 from app.zeroshot.scoring_sets import ConditionVectors, ScoringSet
 
 DRIVING = 2  # the clips named as having driven a condition: the two largest positive weights
+VIEW_WORDS = {"4ch": "4-chamber", "2ch": "2-chamber", "3ch": "3-chamber"}
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def _in_words(clips: list[ClipInfo], driving: list[int], sax_slices: int) -> str
     chosen = [c for c in clips if c.index in driving]
     sax = [c.slice_index for c in chosen if c.slice_index is not None]
     parts = [levels_in_words(sax, sax_slices)] if sax else []
-    parts += [f"{c.view} view" for c in chosen if c.view != "sax"]
+    parts += [f"{VIEW_WORDS.get(c.view, c.view)} view" for c in chosen if c.view != "sax"]
     return " and ".join(p for p in parts if p)
 
 
