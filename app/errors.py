@@ -217,6 +217,13 @@ class PrototypeModelMismatchError(CmrError):
     http_status = 409
 
 
+class PrototypeStoreUnavailableError(CmrError):
+    """CMR_PROTOTYPE_DIR cannot be written (a read-only filesystem, no volume mounted)."""
+
+    code = "prototype_store_unavailable"
+    http_status = 503
+
+
 class ExplanationUnavailableError(CmrError):
     """The released model pools its clips in a way the occlusion of app/zeroshot/explain.py
     does not understand (its study embedding is no weighted sum of its clip embeddings)."""

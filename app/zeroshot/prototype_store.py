@@ -12,6 +12,7 @@ from app.errors import (
     InvalidPrototypeError,
     PrototypeExistsError,
     PrototypeModelMismatchError,
+    PrototypeStoreUnavailableError,
     UnknownPrototypeError,
 )
 from app.model_card import ModelCard
@@ -57,12 +58,15 @@ class PrototypeStore:
             calibration=calibrate_prototype(positives, negatives),
             created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
-        self.folder.mkdir(parents=True, exist_ok=True)
         path = self._path(name)
         # Written whole under a temporary name, then linked: readers never see half a file,
         # and the link fails if the name is taken, even by a concurrent registration.
         tmp = path.with_name(f".{name}.{os.getpid()}.{id(prototype)}.tmp")
-        tmp.write_text(prototype.model_dump_json(indent=1))
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(prototype.model_dump_json(indent=1))
+        except OSError:
+            raise PrototypeStoreUnavailableError("the prototype folder cannot be written") from None
         try:
             os.link(tmp, path)
         except FileExistsError:

@@ -9,6 +9,7 @@ import pytest
 from app.errors import (
     PrototypeExistsError,
     PrototypeModelMismatchError,
+    PrototypeStoreUnavailableError,
     UnknownPrototypeError,
 )
 from app.model_card import load_model_card
@@ -69,6 +70,10 @@ def test_the_store_writes_once_and_refuses_another_models_prototype(tmp_path: Pa
     with pytest.raises(PrototypeModelMismatchError):
         PrototypeStore(tmp_path, other).get("site-x-v1")
     assert not list(tmp_path.glob(".*tmp"))
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    with pytest.raises(PrototypeStoreUnavailableError):
+        PrototypeStore(blocked / "below", CARD).register("y", "y", positives, negatives)
 
 
 def test_prototype_conditions_score_beside_prompt_conditions(tmp_path: Path) -> None:

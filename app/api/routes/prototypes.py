@@ -70,7 +70,7 @@ def _matrix(rows: list[list[float]]) -> np.ndarray:
     description="The unit means of the studies with and without the label, stored with the "
     "model version; diagnose scores it in findings mode as cos(with) - cos(without), alone or "
     "blended with prompts (see docs/design.md).",
-    responses=problems(401, 409, 422),
+    responses=problems(401, 409, 422, 503),
 )
 async def register_prototype(
     body: PrototypeRequest, request: Request, pipeline: PipelineDep
