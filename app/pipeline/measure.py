@@ -29,7 +29,12 @@ async def measure_study(
     out = []
     for name, fit in pipeline.card.calibration.measurements.items():
         spec = MEASUREMENTS[name]
-        prompts = await pipeline.text.prompts(spec.all_prompts(), request_id)
+        # Pinned on first use, not at readiness: some 160 prompts would slow every start
+        # (through Triton's python backend, past a minute on a loaded machine).
+        grid_prompts = spec.all_prompts()
+        if not pipeline.text.is_pinned(grid_prompts):
+            await pipeline.text.pin(grid_prompts, request_id)
+        prompts = await pipeline.text.prompts(grid_prompts, request_id)
         values = np.array(spec.grid, dtype=float)
         grid = grid_ensembles(spec, prompts)
         value, lower, upper = estimate(

@@ -23,7 +23,6 @@ from app.pipeline.ingestion import UploadIngestion
 from app.pipeline.prepare import PreparedStudy, elapsed_ms, prepare_study
 from app.text.tokenizer import load_tokenizer
 from app.zeroshot.condition_sets import load_condition_sets
-from app.zeroshot.measurements import MEASUREMENTS
 from app.zeroshot.prototype_store import PrototypeStore
 from app.zeroshot.scoring_sets import (
     ConditionScore,
@@ -103,8 +102,6 @@ class Pipeline:
         (they are embedded here on first success, so readiness implies a warm cache)."""
         await self.backend.ready()
         prompts = [p for s in self.shipped_sets() for p in s.all_prompts()]
-        if self.card.calibration.measurements:
-            prompts += [p for spec in MEASUREMENTS.values() for p in spec.all_prompts()]
         if not self.text.is_pinned(prompts):
             await self.text.pin(prompts, request_id="warm-up")
 
