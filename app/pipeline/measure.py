@@ -29,8 +29,7 @@ async def measure_study(
     out = []
     for name, fit in pipeline.card.calibration.measurements.items():
         spec = MEASUREMENTS[name]
-        # Pinned on first use, not at readiness: some 160 prompts would slow every start
-        # (through Triton's python backend, past a minute on a loaded machine).
+        # Pinned in the background once the gateway is ready (Pipeline.ready); until then here.
         grid_prompts = spec.all_prompts()
         if not pipeline.text.is_pinned(grid_prompts):
             await pipeline.text.pin(grid_prompts, request_id)

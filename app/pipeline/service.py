@@ -23,6 +23,7 @@ from app.pipeline.ingestion import UploadIngestion
 from app.pipeline.prepare import PreparedStudy, elapsed_ms, prepare_study
 from app.text.tokenizer import load_tokenizer
 from app.zeroshot.condition_sets import load_condition_sets
+from app.zeroshot.measurements import MEASUREMENTS
 from app.zeroshot.prototype_store import PrototypeStore
 from app.zeroshot.scoring_sets import (
     ConditionScore,
@@ -77,6 +78,7 @@ class Pipeline:
         self.condition_sets = load_condition_sets()
         self.prototypes = PrototypeStore(settings.prototype_dir, card)
         self.slots = InferenceSlots(settings.max_concurrent_inferences, settings.max_queue_wait_s)
+        self._measurement_warm_up: asyncio.Task | None = None
         self.limits = IngestLimits(max_files=settings.max_upload_files)
 
     @classmethod
@@ -95,6 +97,8 @@ class Pipeline:
         await self.backend.start()
 
     async def close(self) -> None:
+        if self._measurement_warm_up is not None:
+            self._measurement_warm_up.cancel()
         await self.backend.close()
 
     async def ready(self) -> None:
@@ -104,6 +108,16 @@ class Pipeline:
         prompts = [p for s in self.shipped_sets() for p in s.all_prompts()]
         if not self.text.is_pinned(prompts):
             await self.text.pin(prompts, request_id="warm-up")
+        if self._measurement_warm_up is None and self.card.calibration.measurements:
+            # In the background: some 160 grid prompts would hold readiness back (past a
+            # minute through Triton's python backend on a loaded machine); a measurement
+            # request before they are in embeds what it needs itself.
+            grid = [
+                p for n in self.card.calibration.measurements for p in MEASUREMENTS[n].all_prompts()
+            ]
+            task = asyncio.create_task(self.text.pin(grid, request_id="warm-up"))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._measurement_warm_up = task
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:

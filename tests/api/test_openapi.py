@@ -99,8 +99,9 @@ def test_generated_client_against_the_real_server(
     assert isinstance(bad, Problem) and bad.code == "not_dicom"
     vectors = embed_text.sync(client=client, body=TextEmbeddingRequest(texts=["normal study"]))
     assert len(vectors.embeddings[0]) == vectors.dimensions
+    slow = client.with_timeout(httpx.Timeout(300))  # the first measurement may embed its grid
     explained = diagnose.sync(
-        client=client,
+        client=slow,
         body=DiagnoseBody(
             files=files, explain=DiagnoseBodyExplain.TRUE, measure=DiagnoseBodyMeasure.TRUE
         ),
