@@ -75,7 +75,15 @@ def test_evaluation_reports_every_figure(run_dirs, realdata_dir, tmp_path):
     assert sunnybrook["findings_present"] == [
         name for name, p in sunnybrook["findings"].items() if p >= 0.5
     ]
+    measurements = summary["measurements"]
+    assert set(calibration["measurements"]) == {"lvef_pct", "lvedvi_ml_m2", "rvef_pct"}
+    lvef = measurements["site_e"]["lvef_pct"]
+    assert lvef["mae"] >= 0 and 0 <= lvef["interval_coverage"] <= 1
+    assert {"acdc_all", "acdc_held_out_fold", "acdc_cross_fitted"} <= set(measurements)
+    assert {"method", "phase_windows"} <= set(summary["explanation"])
+    assert {"external_sites", "new_label", "acdc"} <= set(summary["few_shot"])
     write_report(summary, tmp_path)
+    assert (tmp_path / "bland_altman_lvef.png").stat().st_size > 1000
     assert json.loads(json.dumps(strip_arrays(summary), default=float))["model_version"]
     assert (tmp_path / "report.md").read_text().startswith("# Evaluation")
     assert (tmp_path / "roc_in_distribution.png").stat().st_size > 1000
