@@ -153,7 +153,7 @@ bench: $(VENV)/.bench-stamp
 DATA_DIR ?= data/cmr
 ACDC_DIR ?= ../shared/realdata/acdc/training
 RUN_DIR ?= runs/demo
-MODEL_VERSION ?= 0.3.0
+MODEL_VERSION ?= 0.4.0
 data: $(VENV)/.dev-stamp
 	test -f $(DATA_DIR)/manifest.csv || ( \
 	  $(BIN)/python -m app.synth --studies 450 --site train --seed 0 --out $(DATA_DIR) && \

@@ -10,7 +10,7 @@ from app.zeroshot.prototype_store import NAME_PATTERN as PROTOTYPE_NAME_PATTERN
 _LABEL = Field(min_length=1, max_length=100, pattern=r"^[\w .,()/+-]+$")
 _PROMPT_LIST_MAX = 32
 REQUEST_ID_EXAMPLE = "3f1c2a7e9b5d4e0a"
-MODEL_EXAMPLE = {"name": "cmr-clip", "version": "0.3.0", "sha256": "6c30e928e9d0…"}
+MODEL_EXAMPLE = {"name": "cmr-clip", "version": "0.4.0", "sha256": "6c30e928e9d0…"}
 STUDY_EXAMPLE = {
     "study_instance_uid": "1.2.826.0.1.3680043.8.498.1",
     "views": ["sax", "4ch"],

@@ -65,6 +65,12 @@ class TrainConfig(_Section):
         0.0, ge=0, lt=1, description="share of each contrastive target given to similar impressions"
     )
     soft_target_temperature: float = Field(0.05, gt=0)
+    text_geometry_weight: float = Field(
+        0.0, ge=0, description="weight of the term that keeps the tower's text neighbourhoods"
+    )
+    text_geometry_anchors: int = Field(256, ge=2, description="anchors drawn per step")
+    text_geometry_words: int = Field(3000, ge=0, description="vocabulary words among anchors")
+    text_geometry_temperature: float = Field(0.05, gt=0)
 
 
 class RunConfig(_Section):

@@ -78,12 +78,16 @@ def _motion_vs_normal_auroc(
     return metrics.auroc(probabilities[:, findings.index(MOTION_ONLY_CONDITION)], truth.astype(int))
 
 
+def _testable_findings(labels: np.ndarray) -> list[int]:
+    """Columns of findings with both classes among the studies."""
+    return [i for i in range(labels.shape[1]) if 0 < labels[:, i].sum() < len(labels)]
+
+
 def _mean_finding_ece(probabilities: np.ndarray, labels: np.ndarray) -> float:
     """Binary ECE per finding, averaged over findings with both classes present."""
     values = [
         metrics.expected_calibration_error(probabilities[:, i], labels[:, i])
-        for i in range(labels.shape[1])
-        if 0 < labels[:, i].sum() < len(labels)
+        for i in _testable_findings(labels)
     ]
     return float(np.mean(values)) if values else float("nan")
 
@@ -99,10 +103,9 @@ def evaluate_group(
     labels = _labels(records, findings)
     per_condition = _findings_auroc(probabilities, labels, findings)
     sensitivity, specificity = {}, {}
-    for i, name in enumerate(findings):
-        if 0 < labels[:, i].sum() < len(labels):
-            sens, spec = metrics.sensitivity_specificity(probabilities[:, i], labels[:, i], 0.5)
-            sensitivity[name], specificity[name] = sens, spec
+    for i in _testable_findings(labels):
+        sens, spec = metrics.sensitivity_specificity(probabilities[:, i], labels[:, i], 0.5)
+        sensitivity[findings[i]], specificity[findings[i]] = sens, spec
     truth = np.array([diagnoses.index(r.primary_diagnosis) for r in records])
     raw, _ = exclusive_probabilities(studies, calibration.diagnosis_ensembles, run.scale)
     calibrated, _ = exclusive_probabilities(
@@ -118,6 +121,11 @@ def evaluate_group(
         "ece_after": metrics.expected_calibration_error(calibrated, truth),
         "findings_ece_before": _mean_finding_ece(raw_findings, labels),
         "findings_ece_after": _mean_finding_ece(probabilities, labels),
+        # what perfectly calibrated probabilities would show on this few studies (95th pct.)
+        "ece_noise_floor": metrics.ece_floor([calibrated]),
+        "findings_ece_noise_floor": metrics.ece_floor(
+            [probabilities[:, i] for i in _testable_findings(labels)]
+        ),
         "sensitivity": sensitivity,
         "specificity": specificity,
         "_arrays": {

@@ -179,6 +179,36 @@ def expected_calibration_error(
     return float(np.abs(outcome_sums - confidence_sums).sum() / confidence.size)
 
 
+def _drawn_outcomes(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Labels drawn from the probabilities themselves: (N,) binary or (N, C) classes."""
+    if probabilities.ndim == 1:
+        return (rng.random(probabilities.shape) < probabilities).astype(int)
+    cumulative = probabilities.cumsum(axis=1) / probabilities.sum(axis=1, keepdims=True)
+    drawn = (rng.random((probabilities.shape[0], 1)) > cumulative).sum(axis=1)
+    return np.minimum(drawn, probabilities.shape[1] - 1)
+
+
+def ece_floor(
+    groups: list[np.ndarray],
+    bins: int = 15,
+    draws: int = 1000,
+    quantile: float = 0.95,
+    seed: int = 0,
+) -> float:
+    """The `quantile` of the ECE, averaged over `groups`, that perfectly calibrated
+    probabilities would show on this many studies: outcomes drawn from the probabilities
+    themselves (consistency resampling, Bröcker and Smith 2007). A measured ECE below it is
+    within sampling noise of calibrated (on 20 studies that noise alone is about 0.1). Each
+    group is what `expected_calibration_error` takes: (N,) binary or (N, C) top-label."""
+    rng = np.random.default_rng(seed)
+    arrays = [np.asarray(g, dtype=np.float64) for g in groups]
+    values = [
+        np.mean([expected_calibration_error(p, _drawn_outcomes(p, rng), bins) for p in arrays])
+        for _ in range(draws)
+    ]
+    return float(np.quantile(values, quantile))
+
+
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """softmax(logits / temperature) over the last axis; logits (..., C) -> same shape, float64.
 

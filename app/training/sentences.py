@@ -28,6 +28,7 @@ class SentenceStates:
     ) -> None:
         per_text = [impression_sentences(text, max_sentences) for text in texts]
         distinct = sorted({sentence for group in per_text for sentence in group})
+        self.distinct = distinct
         index = {sentence: i for i, sentence in enumerate(distinct)}
         self.text_sentences = [[index[s] for s in group] for group in per_text]
         self.states: list[torch.Tensor] = [torch.empty(0)] * len(distinct)  # (L_i, width) each

@@ -31,6 +31,7 @@ from app.training.config import RunConfig, load_config
 from app.training.data import CachedInput, StudyCache, StudyRecord, read_all_records, split_of
 from app.training.sentences import SentenceStates
 from app.training.targets import impression_similarity, soft_targets
+from app.training.text_geometry import TextGeometry
 
 
 def build_model(cfg: RunConfig) -> CmrClip:
@@ -235,6 +236,19 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
         )
 
     train_set = pairs(repeated(train_records, cfg.data.site_repeats))
+    geometry = (
+        TextGeometry(
+            core.text,
+            tokenizer,
+            train_set.sentences.distinct,
+            cfg.train.text_geometry_words,
+            cfg.data.max_tokens,
+            cfg.train.text_geometry_temperature,
+            cfg.train.seed,
+        )
+        if cfg.train.text_geometry_weight > 0
+        else None
+    )
     val_set = pairs(val_records) if len(val_records) >= 2 else None
 
     core = core.to(device)
@@ -256,7 +270,9 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
     log = (out / "metrics.csv").open("a", newline="")
     writer = csv.writer(log)
     if step == 0 and rank == 0:
-        writer.writerow(["epoch", "step", "loss", "lr", "logit_scale", "clips_per_s", "val_loss"])
+        writer.writerow(
+            ["epoch", "step", "loss", "lr", "logit_scale", "clips_per_s", "val_loss", "geometry"]
+        )
     clips_per_study = cfg.input.sax_slices + len(cfg.input.lax_views)
     for epoch in range(start_epoch, cfg.train.epochs):
         model.train()
@@ -274,8 +290,11 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
             mine = chunk[rank * per_rank : (rank + 1) * per_rank]
             generator = torch.Generator().manual_seed(cfg.train.seed * 100_003 + epoch * 1_009 + i)
             batch = train_set.batch(mine, generator if cfg.train.augment else None)
-            loss = _loss(model, core, batch, device) / cfg.train.grad_accum
-            loss.backward()
+            loss = _loss(model, core, batch, device)  # contrastive, what metrics.csv logs
+            kept = torch.zeros(())
+            if geometry is not None:
+                kept = geometry.loss(core.text, t.text_geometry_anchors, generator, device)
+            ((loss + t.text_geometry_weight * kept) / cfg.train.grad_accum).backward()
             if (i + 1) % cfg.train.grad_accum == 0:
                 for group in optimizer.param_groups:
                     group["lr"] = _lr(step, total_steps, cfg) * group["lr_scale"]
@@ -285,7 +304,7 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
             rate = len(mine) * clips_per_study * world / (time.perf_counter() - started)
             scale = float(core.scale().detach())
             bar.set_postfix(
-                loss=f"{loss.item() * cfg.train.grad_accum:.3f}",
+                loss=f"{loss.item():.3f}",
                 lr=f"{optimizer.param_groups[0]['lr']:.2e}",
                 clips_s=f"{rate:.0f}",
             )
@@ -294,18 +313,19 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
                     [
                         epoch,
                         step,
-                        f"{loss.item() * cfg.train.grad_accum:.5f}",
+                        f"{loss.item():.5f}",
                         f"{optimizer.param_groups[0]['lr']:.6g}",
                         f"{scale:.3f}",
                         f"{rate:.1f}",
                         "",
+                        f"{kept.item():.5f}",
                     ]
                 )
         val_loss = (
             evaluate_loss(core, val_set, cfg.train.batch_size, device) if val_set else float("nan")
         )
         if rank == 0:
-            writer.writerow([epoch, step, "", "", "", "", f"{val_loss:.5f}"])
+            writer.writerow([epoch, step, "", "", "", "", f"{val_loss:.5f}", ""])
             log.flush()
             state = {
                 "model": core.state_dict(),

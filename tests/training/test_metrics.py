@@ -267,3 +267,17 @@ def test_platt_fit_recovers_a_logistic_relation_and_stays_finite_when_separable(
     assert np.isfinite(separable).all() and separable[0] > 0
     with pytest.raises(ValueError):
         metrics.fit_platt(np.array([0.1, 0.2]), np.array([1, 1]))
+
+
+def test_ece_floor_is_the_noise_of_calibrated_probabilities_and_shrinks_with_more_studies():
+    from app.training.metrics import ece_floor
+
+    rng = np.random.default_rng(0)
+    few, many = rng.uniform(0.05, 0.95, 20), rng.uniform(0.05, 0.95, 2000)
+    assert 0.1 < ece_floor([few], draws=300) < 0.4
+    assert ece_floor([many], draws=300) < 0.05
+    assert ece_floor([np.zeros(20)], draws=50) == 0.0  # certain and right: no noise
+    three_class = rng.dirichlet(np.ones(3), 20)
+    assert 0.05 < ece_floor([three_class], draws=300) < 0.5
+    # averaged over groups, the noise of the mean falls below that of one group
+    assert ece_floor([few, few], draws=300) < ece_floor([few], draws=300)

@@ -13,7 +13,7 @@ router = APIRouter(prefix="/v1", tags=["catalog"])
 
 _CARD_EXAMPLE = {
     "name": "cmr-clip",
-    "version": "0.3.0",
+    "version": "0.4.0",
     "intended_use": "Research and decision support only: … not for diagnostic use on its own.",
     "files": {"cmr_video_encoder/1/model.onnx": "a8abd3826b22…"},
     "input_spec": {
