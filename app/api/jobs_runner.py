@@ -54,7 +54,7 @@ class JobRunner:
         """Recover what a previous process left (running jobs requeued or failed, stray
         uploads deleted, webhooks not yet delivered sent), then start the worker."""
         undelivered = await asyncio.to_thread(self.store.recover)
-        await asyncio.to_thread(self.spool.sweep, await asyncio.to_thread(self.store.ids))
+        await asyncio.to_thread(self.spool.sweep, await asyncio.to_thread(self.store.active_ids))
         for record in undelivered:
             self._notify_webhook(record.id)
         self._task = asyncio.create_task(self._work(), name="jobs")

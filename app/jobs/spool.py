@@ -29,10 +29,11 @@ class UploadSpool:
     def delete(self, job_id: str) -> None:
         shutil.rmtree(self.folder(job_id), ignore_errors=True)
 
-    def sweep(self, known_ids: set[str]) -> None:
-        """Delete what a crash left: partial folders, and folders of no stored job."""
+    def sweep(self, active_ids: set[str]) -> None:
+        """Delete what a crash left: partial folders, and folders of no queued or running
+        job (one failed at recovery, one finished just before its folder was deleted)."""
         for path in self.root.iterdir():
-            if path.name.endswith(_PARTIAL) or path.name not in known_ids:
+            if path.name not in active_ids:
                 shutil.rmtree(path, ignore_errors=True)
 
 

@@ -70,9 +70,9 @@ class JobStore:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._check_room(max_active)
-                self._db.execute(
+                row = self._db.execute(
                     "INSERT INTO jobs (id, caller, state, request, study, created, updated, "
-                    "webhook) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
+                    "webhook) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING *",
                     (
                         job_id,
                         caller,
@@ -82,14 +82,12 @@ class JobStore:
                         now,
                         "pending" if request.webhook_url else "none",
                     ),
-                )
+                ).fetchone()
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        record = self.get(job_id)
-        assert record is not None
-        return record
+        return _record(row)  # as queued: the worker may have claimed it since
 
     def check_room(self, max_active: int) -> None:
         """Raises OverloadedError (503 + Retry-After) when `max_active` jobs are queued or
@@ -157,9 +155,10 @@ class JobStore:
             return None
         return _record(row)
 
-    def ids(self) -> set[str]:
+    def active_ids(self) -> set[str]:
+        """Jobs queued or running: those whose uploads are still needed."""
         with self._lock:
-            return {row[0] for row in self._db.execute("SELECT id FROM jobs")}
+            return {row[0] for row in self._db.execute(f"SELECT id FROM jobs WHERE {_ACTIVE}")}
 
     def recover(self) -> list[JobRecord]:
         """At startup: jobs found running go back to the queue, or fail once they have had

@@ -46,7 +46,9 @@ def client(backend_settings: dict[str, str]) -> Iterator[TestClient]:
 def live_server(
     backend_settings: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    server = start_live_server(tmp_path_factory.mktemp("gateway") / "gateway.log", backend_settings)
+    folder = tmp_path_factory.mktemp("gateway")
+    env = {**backend_settings, "jobs_dir": str(folder / "jobs")}
+    server = start_live_server(folder / "gateway.log", env)
     yield server
     server.process.terminate()
     server.process.wait(timeout=10)

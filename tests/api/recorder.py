@@ -59,11 +59,14 @@ def recording_server() -> Iterator[Recorder]:
                 recorder.arrived.notify_all()
             recorder.open.wait(120)
             status, headers, body = recorder.answer(received)
-            self.send_response(status)
-            for name, value in {**headers, "Content-Length": str(len(body))}.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.send_response(status)
+                for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client is gone (a gateway killed while it waited)
 
         do_GET = do_POST = do_PUT = _handle
 
