@@ -85,22 +85,19 @@ class JobRunner:
                 raise
 
     async def _run(self, record: JobRecord) -> None:
+        """Run the job; then, in this order, its audit record, its result and its upload's
+        deletion, so that a result anyone can read is audited, and a crash before the result
+        is stored leaves the upload for the retry."""
         context = AuditContext("execute", study=record.study, job_id=record.id)
         body: dict[str, Any] | None = None
+        error: JobError | None = None
         try:
             body, media_type = await self._execute(record, context)
-            await asyncio.to_thread(self.store.succeed, record.id, body, media_type, context.study)
-            status, outcome = 200, "success"
         except CmrError as exc:
             error = JobError(code=exc.code, status=exc.http_status, detail=exc.message)
-            await asyncio.to_thread(self.store.fail, record.id, error, context.study)
-            status, outcome = exc.http_status, exc.code
         except Exception as exc:  # the type only: a message may quote a DICOM value
             log.error("job failed", extra={"job_id": record.id, "error_type": type(exc).__name__})
             error = JobError(code="internal_error", status=500, detail="internal error")
-            await asyncio.to_thread(self.store.fail, record.id, error, context.study)
-            status, outcome = 500, "internal_error"
-        await asyncio.to_thread(self.spool.delete, record.id)
         self.audit.append(
             AuditRecord(
                 time=now(),
@@ -111,12 +108,20 @@ class JobRunner:
                 study=context.study,
                 job_id=record.id,
                 model_version=self.pipeline.card.version,
-                status=status,
-                outcome=outcome,
+                status=200 if error is None else error.status,
+                outcome="success" if error is None else error.code,
                 result_sha256=None if body is None else JobView.result_sha256_of(body),
             )
         )
-        log.info("job done", extra={"job_id": record.id, "outcome": outcome})
+        if body is not None:
+            await asyncio.to_thread(self.store.succeed, record.id, body, media_type, context.study)
+        else:
+            assert error is not None
+            await asyncio.to_thread(self.store.fail, record.id, error, context.study)
+        await asyncio.to_thread(self.spool.delete, record.id)
+        log.info(
+            "job done", extra={"job_id": record.id, "outcome": error.code if error else "success"}
+        )
         self._notify_webhook(record.id)
 
     async def _execute(

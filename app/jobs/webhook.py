@@ -39,11 +39,6 @@ def _host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _allowed(entry: str) -> str:
-    """An allow-list entry as host:port ('example.org' -> both default ports)."""
-    return entry.strip().lower()
-
-
 def checked_webhook_url(url: str, allowed_hosts: list[str]) -> str:
     """The URL if the gateway may call it; raises WebhookNotAllowedError otherwise (the URL
     itself is not echoed)."""
@@ -57,7 +52,8 @@ def checked_webhook_url(url: str, allowed_hosts: list[str]) -> str:
         raise WebhookNotAllowedError("`webhook_url` must not carry user info")
     host = parsed.host.lower()
     port = parsed.port or _DEFAULT_PORTS[parsed.scheme]
-    entries = {_allowed(entry) for entry in allowed_hosts}
+    entries = {entry.strip().lower() for entry in allowed_hosts}
+    # A bare host on the list stands for the scheme's default port only.
     bare = host if port == _DEFAULT_PORTS[parsed.scheme] else None
     if not host or (_host_port(host, port) not in entries and bare not in entries):
         raise WebhookNotAllowedError(

@@ -3,6 +3,7 @@ is retried once after the restart, the queued ones run, none is lost; a job whos
 twice fails as `job_interrupted`; uploads never outlive their jobs. A FHIR server that hangs
 (a real small HTTP server) keeps a report job running for as long as the test needs."""
 
+import json
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,7 @@ class Gateway:
             "jobs_dir": str(folder / "jobs"),
             "fhir_server_url": fhir.url,
             "audit_log_path": str(folder / "audit.jsonl"),
+            "audit_salt": "restart-salt",
         }
         self.starts = 0
         self.server: LiveServer | None = None
@@ -106,8 +108,12 @@ def test_the_running_job_is_retried_once_and_none_is_lost(
         done = gateway.finished(view)
         assert done["state"] == "succeeded" and done["attempts"] == 1, done
     assert no_uploads_left(gateway.folder / "jobs")
-    audited = (gateway.folder / "audit.jsonl").read_text().splitlines()
-    assert sum('"route":"job:' in line for line in audited) == 3
+    audited = [
+        json.loads(line) for line in (gateway.folder / "audit.jsonl").read_text().splitlines()
+    ]
+    runs = [r for r in audited if r["route"].startswith("job:")]
+    assert sorted(r["job_id"] for r in runs) == sorted(v["id"] for v in [running, *queued])
+    assert len({r["study"] for r in audited}) == 1  # one study, one hash across the restart
 
 
 def test_a_job_cut_twice_fails_as_interrupted(
