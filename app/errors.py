@@ -197,10 +197,11 @@ class InvalidFhirLinksError(CmrError):
 
 
 class FhirUnavailableError(CmrError):
-    """A bundle was to be posted, but no FHIR server is configured (CMR_FHIR_SERVER_URL)."""
+    """A bundle was to be posted, but this gateway has no FHIR server (CMR_FHIR_SERVER_URL):
+    a request it cannot serve as asked, not an outage (retrying will not help)."""
 
     code = "fhir_unavailable"
-    http_status = 503
+    http_status = 422
 
 
 class FhirServerError(CmrError):

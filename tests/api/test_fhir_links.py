@@ -128,10 +128,10 @@ def test_a_refusing_fhir_server_is_a_502(
     assert response.json()["code"] == "fhir_server_error"
 
 
-def test_submit_without_a_configured_server_is_a_503(study_files: Files) -> None:
+def test_submit_without_a_configured_server_is_a_422(study_files: Files) -> None:
     with make_client({"backend": "embedded"}) as client:
         response = client.post(
             "/v1/report", files=multipart(study_files), data={"fhir_submit": "true"}
         )
-    assert response.status_code == 503
+    assert response.status_code == 422
     assert response.json()["code"] == "fhir_unavailable"
