@@ -5,14 +5,42 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.jobs.models import JobError, JobRecord, JobState, WebhookState
 
 JOBS_PATH = "/v1/jobs"
 
 
+_JOB_ID_EXAMPLE = "3f1c2a9e5b7d4e0f8a6c1d2e3f4a5b6c"
+
+
 class JobView(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _JOB_ID_EXAMPLE,
+                    "task": "diagnose",
+                    "state": "failed",
+                    "location": f"{JOBS_PATH}/{_JOB_ID_EXAMPLE}",
+                    "created": "2026-01-05T09:00:00Z",
+                    "updated": "2026-01-05T09:00:04Z",
+                    "attempts": 1,
+                    "result": None,
+                    "result_media_type": None,
+                    "result_sha256": None,
+                    "error": {
+                        "code": "no_cine_series",
+                        "status": 422,
+                        "detail": "no series with at least 8 phases at one position",
+                    },
+                    "webhook": "delivered",
+                }
+            ]
+        }
+    )
+
     id: str
     task: Literal["diagnose", "report"]
     state: JobState
