@@ -41,11 +41,14 @@ ENV PATH=/opt/venv/bin:${PATH} \
     NUMPY_MADVISE_HUGEPAGE=0 \
     TMPDIR=/tmp \
     HOME=/tmp \
-    CMR_MODEL_REPOSITORY=/opt/cmr/model_repository
+    CMR_MODEL_REPOSITORY=/opt/cmr/model_repository \
+    CMR_JOBS_DIR=/tmp/cmr-jobs
 RUN groupadd --system --gid 10001 cmr \
  && useradd --system --uid 10001 --gid cmr --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin cmr
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/cmr/model_repository /opt/cmr/model_repository
+# The demo case archive, which Kubernetes' init step copies to a writable volume.
+COPY archive/demo/demo.sqlite /opt/cmr/archive/demo.sqlite
 WORKDIR /opt/cmr
 USER 10001:10001
 VOLUME ["/tmp"]

@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AnyHttpUrl, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Memory settings of the serving process (`make serve`, the gateway image, the tests' and the
@@ -89,6 +89,33 @@ class ServingSettings(BaseSettings):
     archive_max_top_k: int = Field(50, ge=1, description="most results one search returns")
     archive_exact_max: int = Field(
         10_000, ge=0, description="archives up to this size are searched exactly, larger by ANN"
+    )
+    # Hospital integration: audit trail, linked FHIR, asynchronous jobs (docs/design.md).
+    audit_log_path: Path | None = Field(
+        None, description="append-only JSON-lines audit trail; none = stdout (logs go to stderr)"
+    )
+    audit_salt: SecretStr | None = Field(
+        None, description="key of the audit trail's study hashes; none = random per process"
+    )
+    fhir_server_url: AnyHttpUrl | None = Field(
+        None, description="FHIR R4B base URL that report bundles may be posted to (transaction)"
+    )
+    fhir_server_token: SecretStr | None = Field(None, description="bearer token of that server")
+    fhir_patient_id_system: str | None = Field(
+        None, description="Identifier.system of DICOM PatientIDs (the hospital's MRN system)"
+    )
+    fhir_accession_system: str | None = Field(
+        None, description="Identifier.system of DICOM AccessionNumbers (the RIS's)"
+    )
+    jobs_dir: Path = Field(
+        Path("build/jobs"), description="job database and the uploads of queued jobs"
+    )
+    jobs_max_queued: int = Field(16, ge=1, description="jobs queued or running; more get 503")
+    jobs_webhook_hosts: list[str] = Field(
+        default_factory=list, description="host[:port] a job's webhook may call; empty = none"
+    )
+    jobs_webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key that signs webhook calls (X-CMR-Signature)"
     )
 
 

@@ -230,3 +230,53 @@ class ExplanationUnavailableError(CmrError):
 
     code = "explanation_unavailable"
     http_status = 501
+
+
+# --- hospital integration: FHIR server, jobs ----------------------------------------------
+class InvalidFhirLinksError(CmrError):
+    """The `fhir` field of a report request is not a valid set of FHIR references."""
+
+    code = "invalid_fhir_links"
+    http_status = 422
+
+
+class FhirUnavailableError(CmrError):
+    """A bundle was to be posted, but this gateway has no FHIR server (CMR_FHIR_SERVER_URL):
+    a request it cannot serve as asked, not an outage (retrying will not help)."""
+
+    code = "fhir_unavailable"
+    http_status = 422
+
+
+class FhirServerError(CmrError):
+    """The FHIR server refused the transaction, or answered something that is not a
+    transaction-response Bundle, or could not be reached."""
+
+    code = "fhir_server_error"
+    http_status = 502
+
+
+class InvalidJobError(CmrError):
+    """A job request that cannot be run as asked (task, format, webhook URL)."""
+
+    code = "invalid_job"
+    http_status = 422
+
+
+class WebhookNotAllowedError(CmrError):
+    """A webhook URL whose scheme or host is not on the gateway's allow-list."""
+
+    code = "webhook_not_allowed"
+    http_status = 422
+
+
+class JobNotFoundError(CmrError):
+    code = "job_not_found"
+    http_status = 404
+
+
+class JobsUnavailableError(CmrError):
+    """The job store cannot be opened (CMR_JOBS_DIR not writable)."""
+
+    code = "jobs_unavailable"
+    http_status = 503

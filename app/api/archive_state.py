@@ -45,12 +45,17 @@ def open_archive(settings: ServingSettings, card: ModelCard) -> SqliteArchive | 
     return archive
 
 
-def _archive(request: Request) -> CaseArchive:
-    archive: CaseArchive | None = getattr(request.app.state, "archive", None)
+def usable_archive(archive: CaseArchive | None) -> CaseArchive:
+    """The gateway's archive; raises ArchiveUnavailableError (none) or
+    ArchiveModelMismatchError (another model's)."""
     if archive is None:
         raise ArchiveUnavailableError("no case archive is available on this gateway")
     archive.check_model()
     return archive
+
+
+def _archive(request: Request) -> CaseArchive:
+    return usable_archive(getattr(request.app.state, "archive", None))
 
 
 ArchiveDep = Annotated[CaseArchive, Depends(_archive)]

@@ -14,13 +14,15 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from app.api.archive_state import open_archive
+from app.api.jobs_runner import open_jobs
 from app.api.logs import configure_logging
 from app.api.metrics import GatewayMetrics
 from app.api.middleware import GatewayMiddleware
 from app.api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from app.api.process_state import settled_for_serving
-from app.api.routes import archive, catalog, diagnose, embed, health, prototypes
+from app.api.routes import archive, catalog, diagnose, embed, health, jobs, prototypes
 from app.api.security import require_api_key
+from app.audit.trail import AuditTrail
 from app.config import ServingSettings
 from app.errors import CmrError
 from app.model_card import INTENDED_USE
@@ -55,6 +57,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     except CmrError as exc:
         log.warning("backend not ready at startup", extra={"code": exc.code})
     app.state.archive = await asyncio.to_thread(open_archive, settings, pipeline.card)
+    app.state.jobs = await open_jobs(settings, pipeline, app.state.audit, lambda: app.state.archive)
     log.info(
         "serving",
         extra={"backend": pipeline.backend.name, "model_version": pipeline.card.version},
@@ -63,7 +66,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         with settled_for_serving(settings.gil_switch_interval_ms):
             yield
     finally:
+        if app.state.jobs is not None:
+            await app.state.jobs.stop()
         await pipeline.close()
+        app.state.audit.close()
         if app.state.archive is not None:
             app.state.archive.close()
 
@@ -110,6 +116,7 @@ def create_app(settings: ServingSettings | None = None, *, configure_logs: bool 
             {"name": "embeddings", "description": "unit vectors of studies and texts"},
             {"name": "archive", "description": "similar past studies and draft reports"},
             {"name": "prototypes", "description": "few-shot labels from a site's own studies"},
+            {"name": "jobs", "description": "asynchronous diagnoses and reports"},
             {"name": "catalog", "description": "the model card and the condition sets"},
             {"name": "operations", "description": "health, readiness and metrics"},
         ],
@@ -117,6 +124,10 @@ def create_app(settings: ServingSettings | None = None, *, configure_logs: bool 
     app.state.settings = settings
     app.state.pipeline = pipeline
     app.state.metrics = metrics
+    salt = settings.audit_salt
+    app.state.audit = AuditTrail(
+        settings.audit_log_path, None if salt is None else salt.get_secret_value().encode()
+    )
     card = pipeline.card
     metrics.model_info.labels(
         name=card.name, version=card.version, sha256=card.weights_sha256, backend=settings.backend
@@ -131,6 +142,7 @@ def create_app(settings: ServingSettings | None = None, *, configure_logs: bool 
         embed.router,
         archive.router,
         prototypes.router,
+        jobs.router,
         catalog.router,
     ):
         app.include_router(router, dependencies=protected)
@@ -145,6 +157,8 @@ def create_app(settings: ServingSettings | None = None, *, configure_logs: bool 
         metrics=metrics,
         max_body_bytes=settings.max_upload_bytes,
         model_headers=model_headers,
+        audit=app.state.audit,
+        model_version=card.version,
     )
     return app
 

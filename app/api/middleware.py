@@ -1,9 +1,11 @@
-"""The gateway's one ASGI middleware: request id, body-size cap, metrics and the request log.
+"""The gateway's one ASGI middleware: request id, body-size cap, metrics, the request log and
+the audit record of a request that touched a study (app/api/audit.py).
 
 Pure ASGI (no BaseHTTPMiddleware) so that uploads stream through untouched and an over-size
 body is refused while it arrives, not after it has been buffered.
 """
 
+import hashlib
 import logging
 import re
 import time
@@ -13,8 +15,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.audit import ANONYMOUS, AuditContext
 from app.api.metrics import GatewayMetrics
 from app.api.problems import problem_response
+from app.audit.trail import AuditRecord, AuditTrail, now
 from app.errors import PayloadTooLargeError
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -28,14 +32,26 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _template(scope: Scope) -> str:
+    return getattr(scope.get("route"), "path", None) or "unmatched"
+
+
 class GatewayMiddleware:
     def __init__(
-        self, app: ASGIApp, metrics: GatewayMetrics, max_body_bytes: int, model_headers: list
+        self,
+        app: ASGIApp,
+        metrics: GatewayMetrics,
+        max_body_bytes: int,
+        model_headers: list,
+        audit: AuditTrail,
+        model_version: str,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.model_headers: list[tuple[bytes, bytes]] = model_headers
+        self.audit = audit
+        self.model_version = model_version
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,6 +63,7 @@ class GatewayMiddleware:
         state["request_id"] = request_id
         status = 500
         started = time.perf_counter()
+        body_sha256 = hashlib.sha256()
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -56,6 +73,8 @@ class GatewayMiddleware:
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.extend(self.model_headers)
                 message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body" and "audit" in state:
+                body_sha256.update(message.get("body", b""))
             await send(message)
 
         self.metrics.in_flight.inc()
@@ -71,6 +90,8 @@ class GatewayMiddleware:
         finally:
             self.metrics.in_flight.dec()
             self._record(scope, state, status, time.perf_counter() - started)
+            if "audit" in state:
+                self._audit(scope, state, status, body_sha256.hexdigest())
 
     def _too_large(self) -> str:
         return f"the request body exceeds {self.max_body_bytes} bytes"
@@ -90,9 +111,26 @@ class GatewayMiddleware:
 
         return capped_receive
 
+    def _audit(self, scope: Scope, state: dict[str, Any], status: int, body_sha256: str) -> None:
+        context: AuditContext = state["audit"]
+        self.audit.append(
+            AuditRecord(
+                time=now(),
+                request_id=state["request_id"],
+                caller=state.get("caller", ANONYMOUS),
+                action=context.action,
+                route=_template(scope),
+                study=context.study,
+                job_id=context.job_id,
+                model_version=self.model_version,
+                status=status,
+                outcome=state.get("error_code") or ("success" if status < 400 else "error"),
+                result_sha256=body_sha256 if status < 400 else None,
+            )
+        )
+
     def _record(self, scope: Scope, state: dict[str, Any], status: int, seconds: float) -> None:
-        route = scope.get("route")
-        template = getattr(route, "path", None) or "unmatched"
+        template = _template(scope)
         method = scope["method"]
         self.metrics.requests.labels(route=template, method=method, status=str(status)).inc()
         self.metrics.latency.labels(route=template, method=method).observe(seconds)

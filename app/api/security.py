@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from app.audit.trail import key_id
 from app.errors import UnauthorizedError
 
 _bearer = HTTPBearer(auto_error=False, description="an API key as a bearer token")
@@ -22,11 +23,13 @@ def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def key_matches(presented: str, digests: list[str]) -> bool:
+def matching_digest(presented: str, digests: list[str]) -> str | None:
+    """The configured digest the presented key hashes to, or None."""
     digest = key_digest(presented).encode()
-    matched = False
+    matched = None
     for expected in digests:  # no early exit: time does not depend on which key matched
-        matched |= hmac.compare_digest(digest, expected.lower().encode())
+        if hmac.compare_digest(digest, expected.lower().encode()):
+            matched = expected
     return matched
 
 
@@ -41,5 +44,7 @@ async def require_api_key(
     presented = bearer.credentials if bearer is not None else api_key
     if not presented:
         raise UnauthorizedError("an API key is required: Authorization: Bearer <key> or X-API-Key")
-    if not key_matches(presented, digests):
+    matched = matching_digest(presented, digests)
+    if matched is None:
         raise UnauthorizedError("the API key is not valid")
+    request.state.caller = key_id(matched)  # the audit trail's caller: never the key

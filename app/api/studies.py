@@ -1,5 +1,5 @@
 """The one path of every study upload: slot, deadline, receive while ingesting, encode, stage
-timings. /v1/diagnose, /v1/embed/study, /v1/search/study and /v1/report all go through
+timings, audit. /v1/diagnose, /v1/embed/study, /v1/search/study and /v1/report all go through
 `study_upload`."""
 
 import time
@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from app.api.audit import AuditContext, audit_trail, audited
 from app.api.metrics import GatewayMetrics
 from app.api.schemas import StudySummary
 from app.api.uploads import StudyForm, read_form
+from app.dicom.identifiers import IdentifierSniffer, StudyIdentifiers
+from app.dicom.sources import Upload
 from app.inference.backend import VideoEmbeddings
 from app.pipeline.ingestion import UploadIngestion
 from app.pipeline.prepare import PreparedStudy, elapsed_ms
@@ -27,6 +30,9 @@ class StudyUpload:
     ingestion: UploadIngestion
     receive_ms: float  # reading the body (a slow upload's files are ingested meanwhile)
     request_id: str
+    request: Request
+    sniffer: IdentifierSniffer
+    audit: AuditContext
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     async def encode(self) -> tuple[PreparedStudy, VideoEmbeddings]:
@@ -37,7 +43,13 @@ class StudyUpload:
             self.ingestion, self.receive_ms, self.request_id
         )
         self.timings_ms = prepared.timings_ms
+        uid = prepared.outline.study_instance_uid
+        self.audit.study = audit_trail(self.request).study_key(uid)
         return prepared, embeddings
+
+    def identifiers(self, prepared: PreparedStudy) -> StudyIdentifiers | None:
+        """The patient and order identifiers of the study's header (app/dicom/identifiers.py)."""
+        return self.sniffer.of_study(prepared.outline.study_instance_uid)
 
 
 @asynccontextmanager
@@ -48,13 +60,22 @@ async def study_upload(
     body while its files are ingested, each as soon as it is in, and yield the upload. On
     leaving, an ingestion not finished (an error, the deadline) is abandoned; on success the
     stage timings go to the metrics and the access log."""
+    audit = audited(request, "execute")
     async with pipeline.slot():
         ingestion = pipeline.ingestion()
+        sniffer = IdentifierSniffer()
+
+        def on_file(upload: Upload) -> None:
+            sniffer.add(upload)
+            ingestion.add(upload)
+
         try:
             started = time.perf_counter()
-            form = await read_form(request, pipeline.settings, ingestion.add)
+            form = await read_form(request, pipeline.settings, on_file)
             receive_ms = elapsed_ms(started)
-            upload = StudyUpload(form, pipeline, ingestion, receive_ms, request_id)
+            upload = StudyUpload(
+                form, pipeline, ingestion, receive_ms, request_id, request, sniffer, audit
+            )
             yield upload
         finally:
             ingestion.abandon()

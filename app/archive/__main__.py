@@ -3,10 +3,12 @@
     python -m app.archive index --manifest M [--archive A] [--reindex] [--batch-size 8]
     python -m app.archive stats [--archive A]
     python -m app.archive evaluate --manifest M [--archive A] [--out eval/archive.json]
+    python -m app.archive seed --from SHIPPED [--archive A]
 
 `index` encodes through the backend the gateway is configured with (CMR_BACKEND), skips study
 keys already archived, and commits every batch; an archive of another model version is refused
-unless --reindex, which deletes its embeddings first.
+unless --reindex, which deletes its embeddings first. `seed` copies a shipped archive to A
+unless A exists (the deployment's init step).
 """
 
 import argparse
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from app.archive.evaluate import evaluate_archive
 from app.archive.indexer import index_studies, read_manifest_studies
+from app.archive.seed import seed_archive
 from app.archive.stats import archive_stats
 from app.archive.store import ArchiveOptions, SqliteArchive
 from app.config import ServingSettings
@@ -90,7 +93,9 @@ def main(argv: list[str] | None = None) -> None:
     evaluate.add_argument("--out", type=Path, default=Path("eval/archive.json"))
     evaluate.add_argument("--k", type=int, default=10, help="precision@k of phrase search")
     evaluate.add_argument("--similar", type=int, default=5, help="similar cases per draft")
-    for command in (index, stats, evaluate):
+    seed = commands.add_parser("seed", help="copy a shipped archive unless one is there")
+    seed.add_argument("--from", dest="source", type=Path, required=True)
+    for command in (index, stats, evaluate, seed):
         command.add_argument("--archive", type=Path, help="default: CMR_ARCHIVE_PATH")
     args = parser.parse_args(argv)
     settings = ServingSettings()
@@ -102,6 +107,8 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(_index(args, settings, path))
         elif args.command == "evaluate":
             asyncio.run(_evaluate(args, settings, path))
+        elif args.command == "seed":
+            print("seeded" if seed_archive(args.source, path) else "kept the archive in place")
         else:
             result = archive_stats(path).model_dump()
             card = load_model_card(settings.model_repository)

@@ -18,8 +18,14 @@ device element (performer admits no Device), Provenance.agent.who is R4's standa
 a software author and what the HL7 AI Transparency guide builds on, and the extension
 `DEVICE_EXTENSION` keeps a direct reference for receivers that ignore Provenance. Every AI
 resource is tagged `AIAST` (v3-ObservationValue, "Artificial Intelligence asserted") in
-meta.security, and carries the intended-use disclaimer. No Patient: the gateway holds no
-patient identity; the EHR links the report to its own patient and order.
+meta.security, and carries the intended-use disclaimer.
+
+Links (app/reporting/links.py): the report and each Observation name the patient (`subject`),
+the order (`basedOn`) and the `encounter` when known; the report names the ImagingStudy it
+reads (`imagingStudy`), each Observation the same study (`derivedFrom`). The bundle holds no
+Patient resource: references point at the EHR's own resources or carry their identifiers.
+`as_transaction` turns the bundle into a FHIR `transaction` (every entry a POST) for a server
+to store atomically (app/reporting/fhir_server.py).
 """
 
 import datetime as dt
@@ -31,6 +37,7 @@ from fhir.resources.R4B.bundle import Bundle
 from app.model_card import ModelCard
 from app.pipeline.measure import Measurement
 from app.reporting.draft import Draft
+from app.reporting.links import BundleLinks
 
 FHIR_MEDIA_TYPE = "application/fhir+json"
 DEVICE_EXTENSION = "https://cmr-clip.dev/fhir/StructureDefinition/ai-device"
@@ -77,7 +84,11 @@ def _quantity(value: float, unit: str) -> dict[str, Any]:
 
 
 def _measurement(
-    m: Measurement, instant: str, device_ref: dict[str, Any], note: list[dict[str, str]]
+    m: Measurement,
+    instant: str,
+    device_ref: dict[str, Any],
+    note: list[dict[str, str]],
+    links: BundleLinks,
 ) -> dict[str, Any]:
     coding = [{"system": MEASUREMENT_SYSTEM, "code": m.name, "display": m.label}]
     if m.name in _LOINC:
@@ -89,6 +100,7 @@ def _measurement(
         "status": "preliminary",
         "category": [{"coding": [_IMAGING]}],
         "code": {"coding": coding, "text": m.label},
+        **_linked(links, study_field="derivedFrom"),
         "issued": instant,
         "valueQuantity": _quantity(m.value, m.unit),
         "component": [
@@ -106,11 +118,29 @@ def _measurement(
     }
 
 
+def _linked(links: BundleLinks, *, study_field: str) -> dict[str, Any]:
+    """The link elements of a report (study_field "imagingStudy") or an Observation
+    ("derivedFrom"), only those known."""
+    fields: dict[str, Any] = {
+        "basedOn": links.based_on or None,
+        "subject": links.subject,
+        "encounter": links.encounter,
+        study_field: [links.imaging_study] if links.imaging_study else None,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
+
+
 def report_bundle(
-    draft: Draft, card: ModelCard, condition_set: str, issued: dt.datetime
+    draft: Draft,
+    card: ModelCard,
+    condition_set: str,
+    issued: dt.datetime,
+    links: BundleLinks | None = None,
 ) -> dict[str, Any]:
-    """The FHIR JSON of a draft. Raises pydantic.ValidationError if it were not valid R4B (a
-    bug, never the caller's input)."""
+    """The FHIR JSON of a draft, linked to the patient, order, study and encounter `links`
+    names. Raises pydantic.ValidationError if it were not valid R4B (a bug, never the caller's
+    input: links are validated when they come in)."""
+    links = links or BundleLinks()
     instant = issued.astimezone(dt.UTC).isoformat(timespec="seconds")
     device_url, report_url = _urn(), _urn()
     device_ref = {"reference": device_url, "display": f"{card.name} {card.version}"}
@@ -143,6 +173,7 @@ def report_bundle(
                 "coding": [{"system": FINDING_SYSTEM, "code": finding.label}],
                 "text": finding.label.replace("_", " "),
             },
+            **_linked(links, study_field="derivedFrom"),
             "issued": instant,
             "valueQuantity": _probability(finding.probability),
             "method": {"text": f"zero-shot, positive vs negative prompts of {condition_set}"},
@@ -169,7 +200,7 @@ def report_bundle(
                 )
         observations.append((_urn(), observation))
     for measurement in draft.measurements:
-        observations.append((_urn(), _measurement(measurement, instant, device_ref, note)))
+        observations.append((_urn(), _measurement(measurement, instant, device_ref, note, links)))
     report = {
         "resourceType": "DiagnosticReport",
         "meta": security,
@@ -177,6 +208,7 @@ def report_bundle(
         "status": "preliminary",
         "category": [{"coding": [_RADIOLOGY]}],
         "code": {"text": "Cardiac MRI: AI-drafted preliminary impression"},
+        **_linked(links, study_field="imagingStudy"),
         "issued": instant,
         "result": [{"reference": url} for url, _ in observations],
         "conclusion": draft.text,
@@ -196,3 +228,18 @@ def report_bundle(
     }
     Bundle.model_validate(bundle)
     return bundle
+
+
+def as_transaction(bundle: dict[str, Any]) -> dict[str, Any]:
+    """The bundle as a FHIR `transaction`: every entry created with a POST to its type, the
+    urn:uuid fullUrls resolved by the server into the ids it assigns."""
+    transaction = {
+        **bundle,
+        "type": "transaction",
+        "entry": [
+            {**entry, "request": {"method": "POST", "url": entry["resource"]["resourceType"]}}
+            for entry in bundle["entry"]
+        ],
+    }
+    Bundle.model_validate(transaction)
+    return transaction

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ def zipped(files: Files) -> bytes:
 
 
 def make_client(backend_settings: dict[str, str], **overrides: object) -> TestClient:
+    """The app in a TestClient; its jobs in a fresh temporary folder unless `jobs_dir` is set."""
+    overrides.setdefault("jobs_dir", Path(tempfile.mkdtemp(prefix="cmr-jobs-")))
     settings = ServingSettings(
         model_repository=PROJECT_ROOT / "model_repository", **backend_settings, **overrides
     )
@@ -73,11 +76,14 @@ def start_live_server(
     env: dict[str, str],
     keep_alive_s: int | None = None,
     tree: Path = PROJECT_ROOT,
+    api_key: str | None = None,
+    ready_timeout_s: float = 60,
 ) -> LiveServer:
     """The real gateway: uvicorn in its own process on a free loopback port; `keep_alive_s`
     replaces uvicorn's 5 s keep-alive timeout (a client that pauses longer between requests
     on one connection). `tree` is the checkout whose code and model_repository/ it serves
-    (another commit's, for a side-by-side benchmark)."""
+    (another commit's, for a side-by-side benchmark). The accepted key is `api_key`, or one
+    drawn for the port (a restarted gateway that must know its callers is given the same)."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "app.api.main:app", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", "1", "--no-access-log"]
@@ -87,14 +93,14 @@ def start_live_server(
     full_env["CMR_MODEL_REPOSITORY"] = str(tree / "model_repository")
     full_env["PYTHONPATH"] = str(tree)  # its own `app`, not the venv's editable install
     full_env.update(SERVING_MEMORY_ENV)  # as `make serve` and the image run it
-    api_key = f"key-{port}"
+    api_key = api_key or f"key-{port}"
     full_env["CMR_API_KEYS_SHA256"] = json.dumps([key_digest(api_key)])
     handle = log_path.open("wb")
     process = subprocess.Popen(
         command, cwd=tree, env=full_env, stdout=handle, stderr=subprocess.STDOUT
     )
     server = LiveServer(f"http://127.0.0.1:{port}", process, log_path, api_key)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + ready_timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gateway exited at startup:\n{server.log()}")
@@ -105,4 +111,4 @@ def start_live_server(
             pass
         time.sleep(0.2)
     process.terminate()
-    raise RuntimeError(f"gateway not ready in 60 s:\n{server.log()}")
+    raise RuntimeError(f"gateway not ready in {ready_timeout_s:g} s:\n{server.log()}")

@@ -47,7 +47,11 @@ def live_server(
     backend_settings: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
     folder = tmp_path_factory.mktemp("gateway")
-    settings = {**backend_settings, "prototype_dir": str(folder / "prototypes")}
+    settings = {
+        **backend_settings,
+        "prototype_dir": str(folder / "prototypes"),
+        "jobs_dir": str(folder / "jobs"),
+    }
     server = start_live_server(folder / "gateway.log", settings)
     yield server
     server.process.terminate()

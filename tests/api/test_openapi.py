@@ -36,7 +36,7 @@ def test_schema_is_openapi_31_with_clean_ids_and_examples() -> None:
     components = schema["components"]["schemas"]
     assert components["Problem"].get("examples")
     for op in operations:
-        success = next(r for status, r in op["responses"].items() if status.startswith("2"))
+        (success,) = (r for status, r in op["responses"].items() if status.startswith("2"))
         for media in success["content"].values():
             ref = media.get("schema", {}).get("$ref", "")
             example = media.get("example") or components.get(ref.split("/")[-1], {}).get("examples")

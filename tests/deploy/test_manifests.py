@@ -1,6 +1,7 @@
 """Every overlay renders (kubectl's kustomize), every object validates against its schema, and
 the objects say what the issue asks: probes, security, spreading, autoscaling, isolation."""
 
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -9,7 +10,13 @@ import yaml
 from cloudcoil.models.prometheus_operator.v1 import PrometheusRule, ServiceMonitor
 from deploy_helpers import K8S, OVERLAYS, Manifest, container, one, only, triton_release
 
+from app.archive.__main__ import main as archive_cli
+from app.archive.store import SqliteArchive
+from app.config import ServingSettings
 from app.deploy.triton_repository import TRT_ENGINE_CACHE
+from app.model_card import load_model_card
+
+CARD = load_model_card(K8S.parent / "model_repository")
 
 # Kubernetes versions whose schemas the objects must pass (kubernetes-validate, strict): the
 # newest it ships and the oldest upstream still supports.
@@ -108,6 +115,90 @@ def test_gateway_liveness_never_asks_triton(
     assert "engine" not in healthz.split("async def healthz")[1], "/healthz touches the backend"
     secrets = [e for e in gateway["env"] if "secretKeyRef" in e.get("valueFrom", {})]
     assert [e["name"] for e in secrets] == ["CMR_API_KEYS_SHA256"]
+
+
+INTEGRATION_SECRETS = (  # settings that name or open the hospital's systems
+    "CMR_DICOMWEB_SOURCES",
+    "CMR_FHIR_SERVER_URL",
+    "CMR_FHIR_SERVER_TOKEN",
+    "CMR_JOBS_WEBHOOK_SECRET",
+    "CMR_AUDIT_SALT",
+)
+
+
+def gateway_settings(objects: list[Manifest]) -> dict[str, str]:
+    (config,) = (
+        o
+        for o in only(objects, "ConfigMap")
+        if o["metadata"]["name"].startswith("gateway-settings")
+    )
+    return dict(config["data"])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pacs_and_fhir_settings_come_from_a_secret(
+    rendered: dict[str, list[Manifest]], overlay: str
+) -> None:
+    gateway = container(one(rendered[overlay], "Deployment", "gateway"))
+    sources = [s["secretRef"] for s in gateway["envFrom"] if "secretRef" in s]
+    assert sources == [{"name": "cmr-integrations", "optional": True}]
+    settings = gateway_settings(rendered[overlay])
+    assert not set(INTEGRATION_SECRETS) & set(settings), "secret settings in the ConfigMap"
+    assert not set(INTEGRATION_SECRETS) & {e["name"] for e in gateway.get("env", [])}
+    fields = ServingSettings.model_fields
+    for name in INTEGRATION_SECRETS:  # each is a setting the gateway reads (or will: the PACS)
+        assert name.removeprefix("CMR_").lower() in fields or name == "CMR_DICOMWEB_SOURCES"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_case_archive_and_the_jobs_live_on_writable_volumes(
+    rendered: dict[str, list[Manifest]], overlay: str
+) -> None:
+    deployment = one(rendered[overlay], "Deployment", "gateway")
+    spec, gateway = pod_spec(deployment), container(deployment)
+    settings = gateway_settings(rendered[overlay])
+    mounts = {m["mountPath"]: m["name"] for m in gateway["volumeMounts"]}
+    archive, jobs = Path(settings["CMR_ARCHIVE_PATH"]), settings["CMR_JOBS_DIR"]
+    assert str(archive.parent) in mounts and jobs in mounts
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    for path in (str(archive.parent), jobs):
+        assert (
+            "emptyDir" in volumes[mounts[path]] or "persistentVolumeClaim" in volumes[mounts[path]]
+        )
+    assert not any(
+        m.get("readOnly")
+        for m in gateway["volumeMounts"]
+        if m["mountPath"] in (str(archive.parent), jobs)
+    )
+    # The init step seeds that volume with the image's archive, through the archive CLI.
+    (seed,) = spec["initContainers"]
+    assert seed["image"] == gateway["image"]
+    assert {m["mountPath"]: m["name"] for m in seed["volumeMounts"]}[str(archive.parent)] == mounts[
+        str(archive.parent)
+    ]
+    command = seed["command"]
+    assert command[:4] == ["python", "-m", "app.archive", "seed"]
+    shipped = command[command.index("--from") + 1]
+    assert command[command.index("--archive") + 1] == str(archive)
+    dockerfile = (K8S.parent / "Dockerfile").read_text()
+    assert f"COPY archive/demo/demo.sqlite {shipped}" in dockerfile
+    assert seed["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_the_seed_step_serves_the_demo_archive_and_keeps_one_in_place(tmp_path: Path) -> None:
+    """What the init container runs, here: the seeded copy is the demo archive, a second run
+    (a pod restart) or an archive put there by an operator is left alone."""
+    target = tmp_path / "volume" / "archive.sqlite"
+    demo = K8S.parent / "archive" / "demo" / "demo.sqlite"
+    archive_cli(["seed", "--from", str(demo), "--archive", str(target)])
+    seeded = SqliteArchive.open(target, CARD.version, CARD.embed_dim)
+    try:
+        assert seeded.count() == 200 and seeded.stored_model_version == CARD.version
+    finally:
+        seeded.close()
+    target.write_bytes(b"an operator's archive")
+    archive_cli(["seed", "--from", str(demo), "--archive", str(target)])
+    assert target.read_bytes() == b"an operator's archive"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

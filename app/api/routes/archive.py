@@ -1,7 +1,6 @@
 """POST /v1/search, /v1/search/study and /v1/report: the case archive and report drafting."""
 
 import asyncio
-import datetime as dt
 import json
 
 from fastapi import APIRouter, Request, Response
@@ -18,17 +17,23 @@ from app.api.archive_schemas import (
 )
 from app.api.archive_state import ArchiveDep
 from app.api.deps import MetricsDep, PipelineDep, RequestId
-from app.api.responses import measurement_results, model_info, problems
-from app.api.studies import study_summary, study_upload
+from app.api.responses import model_info, problems
+from app.api.studies import study_upload
+from app.api.study_results import (
+    FHIR_LINKS_FIELD,
+    FHIR_SUBMIT_FIELD,
+    checked_count,
+    form_count,
+    report_options,
+    report_result,
+)
 from app.api.uploads import StudyForm, study_form_schema
 from app.archive.models import SearchFilters
-from app.config import ServingSettings
 from app.errors import InvalidSearchError
-from app.reporting.fhir import FHIR_MEDIA_TYPE, report_bundle
-from app.reporting.workflow import FINDINGS_SET, draft_for_embedding
+from app.reporting.fhir import FHIR_MEDIA_TYPE
+from app.reporting.links import DEFAULT_SIMILAR_CASES
 
 router = APIRouter(prefix="/v1", tags=["archive"])
-DEFAULT_SIMILAR_CASES = 5
 _TOP_K_FIELD = {"type": "integer", "minimum": 1, "description": "results wanted (default 10)"}
 _FILTERS_FIELD = {
     "type": "string",
@@ -39,20 +44,6 @@ _SIMILAR_FIELD = {
     "minimum": 1,
     "description": f"similar cases to cite (default {DEFAULT_SIMILAR_CASES})",
 }
-
-
-def _checked_count(value: int, name: str, settings: ServingSettings) -> int:
-    if not 1 <= value <= settings.archive_max_top_k:
-        raise InvalidSearchError(f"`{name}` must be 1 to {settings.archive_max_top_k}")
-    return value
-
-
-def _form_count(form: StudyForm, name: str, default: int, settings: ServingSettings) -> int:
-    value = form.text(name)
-    try:
-        return _checked_count(default if value is None else int(value), name, settings)
-    except ValueError:
-        raise InvalidSearchError(f"`{name}` must be an integer") from None
 
 
 def _form_filters(form: StudyForm) -> SearchFilters:
@@ -77,7 +68,7 @@ async def search_by_text(
     body: SearchRequest, pipeline: PipelineDep, archive: ArchiveDep, request_id: RequestId
 ) -> SearchResponse:
     settings = pipeline.settings
-    top_k = _checked_count(body.top_k, "top_k", settings)
+    top_k = checked_count(body.top_k, "top_k", settings)
     if not body.text.strip() or len(body.text) > settings.max_text_chars:
         raise InvalidSearchError(f"`text` must be 1 to {settings.max_text_chars} characters")
     (vector,) = await pipeline.text.prompts([body.text], request_id)
@@ -108,7 +99,7 @@ async def search_by_study(
     request_id: RequestId,
 ) -> SearchResponse:
     async with study_upload(request, pipeline, metrics, request_id) as upload:
-        top_k = _form_count(upload.form, "top_k", 10, pipeline.settings)
+        top_k = form_count(upload.form, "top_k", 10, pipeline.settings)
         filters = _form_filters(upload.form)
         prepared, embeddings = await upload.encode()
         itself = archive.uid_digest(prepared.outline.study_instance_uid)
@@ -127,10 +118,18 @@ async def search_by_study(
     description=(
         "Every sentence of the draft states a finding above its calibrated threshold or quotes "
         "a cited similar case. Send `Accept: application/fhir+json` for a FHIR R4 Bundle "
-        "(preliminary DiagnosticReport, one Observation per finding, the model as Device). "
+        "(preliminary DiagnosticReport, one Observation per finding, the model as Device), "
+        "linked to the patient, order, imaging study and encounter (`fhir`, or the DICOM "
+        "header); `fhir_submit=true` posts it to the configured FHIR server as a transaction. "
         "Decision support only: not for diagnostic use on its own."
     ),
-    openapi_extra=study_form_schema({"similar_cases": _SIMILAR_FIELD}),
+    openapi_extra=study_form_schema(
+        {
+            "similar_cases": _SIMILAR_FIELD,
+            "fhir": FHIR_LINKS_FIELD,
+            "fhir_submit": FHIR_SUBMIT_FIELD,
+        }
+    ),
     responses={
         200: {
             "content": {
@@ -148,32 +147,16 @@ async def draft_report(
     request_id: RequestId,
 ) -> Response:
     async with study_upload(request, pipeline, metrics, request_id) as upload:
-        similar_k = _form_count(
-            upload.form, "similar_cases", DEFAULT_SIMILAR_CASES, pipeline.settings
-        )
+        fhir = FHIR_MEDIA_TYPE in request.headers.get("accept", "")
+        options = report_options(upload.form, pipeline.settings, fhir)
         prepared, embeddings = await upload.encode()
-        draft, similar = await draft_for_embedding(
+        body, media_type = await report_result(
             pipeline,
             archive,
-            embeddings.study[0],
-            similar_k,
+            prepared,
+            embeddings,
+            options,
+            upload.identifiers(prepared),
             request_id,
-            prepared.timings_ms,
-            exclude_uid_digest=archive.uid_digest(prepared.outline.study_instance_uid),
-            study=(prepared, embeddings),
         )
-    if FHIR_MEDIA_TYPE in request.headers.get("accept", ""):
-        bundle = report_bundle(draft, pipeline.card, FINDINGS_SET, dt.datetime.now(dt.UTC))
-        return JSONResponse(bundle, media_type=FHIR_MEDIA_TYPE)
-    body = ReportResponse(
-        request_id=request_id,
-        model=model_info(pipeline.card),
-        disclaimer=pipeline.card.intended_use,
-        draft_impression=draft.text,
-        sentences=draft.sentences,
-        findings=draft.findings,
-        measurements=measurement_results(draft.measurements),
-        similar_cases=[SimilarCase.of(hit) for hit in similar],
-        study=study_summary(prepared),
-    )
-    return JSONResponse(body.model_dump(mode="json"))
+    return JSONResponse(body, media_type=media_type)
