@@ -1,6 +1,9 @@
-"""Shared pieces of responses: model identity and the documented error responses."""
+"""Shared pieces of responses: model identity, content negotiation and the documented error
+responses."""
 
 from typing import Any
+
+from fastapi import Request
 
 from app.api.schemas import ModelInfo, Problem
 from app.model_card import ModelCard
@@ -8,14 +11,14 @@ from app.model_card import ModelCard
 _DESCRIPTIONS = {
     400: "Malformed request",
     401: "Missing or invalid API key",
-    404: "Not found",
+    404: "Not found (a referenced study: not in its DICOMweb source)",
     409: "The case archive holds embeddings of another model version (re-index it)",
     413: "Upload too large (bytes or files)",
     415: "Not multipart, not DICOM or an unsupported transfer syntax",
     422: "Invalid input: validation, no cine series, bad conditions, corrupt pixel data",
-    502: "The encoder backend failed",
+    502: "The encoder backend or the study's DICOMweb source failed",
     503: "Overloaded (see Retry-After), or the backend or case archive is unavailable",
-    504: "The backend or the whole request timed out",
+    504: "The backend, the DICOMweb source or the whole request timed out",
 }
 
 
@@ -26,3 +29,10 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def model_info(card: ModelCard) -> ModelInfo:
     return ModelInfo(name=card.name, version=card.version, sha256=card.weights_sha256)
+
+
+def accepts(request: Request, media_type: str) -> bool:
+    """Whether the request's Accept header names `media_type` itself (not a wildcard, not a
+    longer type such as application/dicom+json)."""
+    offered = request.headers.get("accept", "").split(",")
+    return any(item.split(";")[0].strip().lower() == media_type for item in offered)

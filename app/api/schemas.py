@@ -103,6 +103,15 @@ class DiagnoseTimings(BaseModel):
     score: float
 
 
+class StoredReport(BaseModel):
+    """The DICOM Structured Report of a result, as stored in its study's DICOMweb source."""
+
+    dicomweb: str = Field(description="the source it was stored in")
+    study_instance_uid: str
+    series_instance_uid: str
+    sop_instance_uid: str
+
+
 class DiagnoseResponse(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -143,6 +152,9 @@ class DiagnoseResponse(BaseModel):
     mode: Mode
     conditions: list[ConditionResult] = Field(description="sorted by probability, descending")
     timings_ms: DiagnoseTimings
+    stored_report: StoredReport | None = Field(
+        None, description='the DICOM SR of this result, where `"store": true` asked for it'
+    )
 
 
 class TextEmbeddingRequest(BaseModel):

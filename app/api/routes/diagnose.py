@@ -1,13 +1,25 @@
-"""POST /v1/diagnose: a cine study and free-text conditions -> ranked probabilities."""
+"""POST /v1/diagnose: a cine study and free-text conditions -> ranked probabilities, as JSON or
+as a DICOM Structured Report."""
 
-from fastapi import APIRouter, Request
+import asyncio
+import datetime as dt
+
+from fastapi import APIRouter, Request, Response
 
 from app.api.conditions import CONDITIONS_FIELD_SCHEMA, MODE_FIELD_SCHEMA, resolve_scoring_set
 from app.api.deps import MetricsDep, PipelineDep, RequestId
-from app.api.responses import model_info, problems
-from app.api.schemas import ConditionResult, DiagnoseResponse, DiagnoseTimings, PromptSetInfo
-from app.api.studies import study_summary, study_upload
+from app.api.reference_schemas import DiagnoseByReference
+from app.api.responses import accepts, model_info, problems
+from app.api.schemas import (
+    ConditionResult,
+    DiagnoseResponse,
+    DiagnoseTimings,
+    PromptSetInfo,
+    StoredReport,
+)
+from app.api.studies import StudyFetch, study_request, study_summary
 from app.api.uploads import study_form_schema
+from app.reporting.sr import DICOM_MEDIA_TYPE, result_sr, sr_bytes
 
 router = APIRouter(prefix="/v1", tags=["diagnosis"])
 
@@ -17,25 +29,53 @@ router = APIRouter(prefix="/v1", tags=["diagnosis"])
     response_model=DiagnoseResponse,
     summary="Zero-shot diagnosis of a cine CMR study from free-text prompts",
     description=(
-        "Upload a study (DICOM files or one .zip) and, optionally, the conditions to rank. "
+        "Upload a study (DICOM files or one .zip), or reference one in a configured PACS "
+        '(JSON: `{"study": {"dicomweb": "<source>", "study_instance_uid": "…"}}`), and, '
+        "optionally, the conditions to rank. `Accept: application/dicom` returns the result "
+        'as a DICOM Structured Report (TID 1500); `"store": true` (by reference) also stores '
+        "that report in the study's PACS over STOW-RS. "
         "Decision support only: not for diagnostic use on its own."
     ),
     openapi_extra=study_form_schema(
-        {"conditions": CONDITIONS_FIELD_SCHEMA, "mode": MODE_FIELD_SCHEMA}
+        {"conditions": CONDITIONS_FIELD_SCHEMA, "mode": MODE_FIELD_SCHEMA},
+        reference_body=DiagnoseByReference.__name__,
     ),
-    responses=problems(400, 401, 413, 415, 422, 502, 503, 504),
+    responses={
+        200: {"content": {DICOM_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}},
+        **problems(400, 401, 404, 413, 415, 422, 502, 503, 504),
+    },
 )
 async def diagnose(
     request: Request, pipeline: PipelineDep, metrics: MetricsDep, request_id: RequestId
-) -> DiagnoseResponse:
-    async with study_upload(request, pipeline, metrics, request_id) as upload:
+) -> Response:
+    stored: StoredReport | None = None
+    async with study_request(request, pipeline, metrics, request_id, DiagnoseByReference) as study:
         scoring_set = resolve_scoring_set(
-            pipeline, upload.form.text("conditions"), upload.form.text("mode")
+            pipeline, study.form.text("conditions"), study.form.text("mode")
         )
-        prepared, embeddings = await upload.encode()
+        prepared, embeddings = await study.encode()
         timings = prepared.timings_ms
         scores = await pipeline.score(embeddings.study[0], scoring_set, request_id, timings)
-    return DiagnoseResponse(
+        reference = study.body if isinstance(study, StudyFetch) else None
+        store = isinstance(reference, DiagnoseByReference) and reference.store
+        sr = None
+        if store or accepts(request, DICOM_MEDIA_TYPE):
+            assert prepared.evidence is not None  # every ingested study has its evidence
+            now = dt.datetime.now(dt.UTC)
+            sr = await asyncio.to_thread(
+                result_sr, prepared.evidence, pipeline.card, scoring_set.name, scores, now
+            )
+        if store and sr is not None and reference is not None:
+            await pipeline.store_in_source(reference.study, sr)
+            stored = StoredReport(
+                dicomweb=reference.study.dicomweb,
+                study_instance_uid=sr.StudyInstanceUID,
+                series_instance_uid=sr.SeriesInstanceUID,
+                sop_instance_uid=sr.SOPInstanceUID,
+            )
+    if sr is not None and accepts(request, DICOM_MEDIA_TYPE):
+        return Response(sr_bytes(sr), media_type=DICOM_MEDIA_TYPE)
+    response = DiagnoseResponse(
         request_id=request_id,
         model=model_info(pipeline.card),
         prompt_set=PromptSetInfo(name=scoring_set.name, sha256=scoring_set.sha256),
@@ -61,4 +101,6 @@ async def diagnose(
             encode=round(timings["encode_video"] + timings["encode_text"], 2),
             score=timings["score"],
         ),
+        stored_report=stored,
     )
+    return Response(response.model_dump_json(), media_type="application/json")
