@@ -1,14 +1,11 @@
-"""Shared fixtures: where the third-party real data lives (never inside the repository), a
-real Triton server (pytriton's binary) serving the released model, and a real PACS (Orthanc
-with its DICOMweb plugin, Debian's packages)."""
+"""Shared fixtures: where the third-party real data lives (never inside the repository), and a
+real Triton server (pytriton's binary) serving the released model."""
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from app.deploy.orthanc_server import OrthancProcess, orthanc_available
 from app.deploy.triton_repository import write_python_backend_variant
 from app.deploy.triton_server import TritonProcess, triton_available
 
@@ -42,18 +39,4 @@ def triton_server(
     if reason is not None:
         pytest.skip(reason)
     with TritonProcess(triton_repository, workdir=tmp_path_factory.mktemp("triton")) as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancProcess]:
-    """A started Orthanc on free loopback ports, its storage in the fixture's tmp folder (the
-    log too), stopped at the end. Without Orthanc: a skip, or a failure under CI=true (`make
-    test` installs it with apt-get)."""
-    reason = orthanc_available()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with OrthancProcess(workdir=tmp_path_factory.mktemp("orthanc")) as server:
         yield server

@@ -1,13 +1,17 @@
 """Shared pieces of responses: model identity, content negotiation and the documented error
 responses."""
 
+import io
 from typing import Any
 
 from fastapi import Request
+from pydicom.dataset import Dataset
+from pydicom.filewriter import dcmwrite
 
 from app.api.schemas import ModelInfo, Problem
 from app.model_card import ModelCard
 
+DICOM_MEDIA_TYPE = "application/dicom"
 _DESCRIPTIONS = {
     400: "Malformed request",
     401: "Missing or invalid API key",
@@ -36,3 +40,10 @@ def accepts(request: Request, media_type: str) -> bool:
     longer type such as application/dicom+json)."""
     offered = request.headers.get("accept", "").split(",")
     return any(item.split(";")[0].strip().lower() == media_type for item in offered)
+
+
+def dicom_file(dataset: Dataset) -> bytes:
+    """`dataset` as a DICOM Part 10 file (an application/dicom body)."""
+    buffer = io.BytesIO()
+    dcmwrite(buffer, dataset, enforce_file_format=True)
+    return buffer.getvalue()

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -29,6 +30,33 @@ ORTHANC_BINARY = "Orthanc"
 DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 DICOMWEB_ROOT = "/dicom-web/"
 AE_TITLE = "CMRPACS"
+AUTOROUTE_SCRIPT = Path(__file__).resolve().parent / "orthanc" / "autoroute.lua"
+
+
+@dataclass(frozen=True)
+class GatewayRoute:
+    """Where Orthanc's auto-routing script (AUTOROUTE_SCRIPT) sends each new cine study: the
+    gateway's URL and API key, and the name the gateway knows this Orthanc by."""
+
+    url: str
+    api_key: str
+    source: str = "orthanc"
+    mode: str = "findings"
+    stable_age_s: int = 60  # Orthanc's default: a study is complete after a minute of quiet
+
+    def configuration(self) -> dict[str, object]:
+        return {
+            "LuaScripts": [str(AUTOROUTE_SCRIPT)],
+            "StableAge": self.stable_age_s,
+            "HttpTimeout": 300,  # the script waits for the diagnosis
+            "CmrGateway": {
+                "Url": self.url,
+                "ApiKey": self.api_key,
+                "Source": self.source,
+                "Mode": self.mode,
+                "ResultMarker": "AI result",
+            },
+        }
 
 
 class OrthancStartError(RuntimeError):
@@ -47,7 +75,8 @@ def orthanc_available() -> str | None:
 class OrthancProcess(LocalServer):
     """One Orthanc on free loopback ports (or the given ones), storage in `workdir` (a
     temporary folder, removed with the object, when not given). `start()` again after
-    `stop()` keeps ports, storage and credentials. `lua_scripts` are loaded at start."""
+    `stop()` keeps ports, storage and credentials. With a `gateway`, every stable MR study is
+    sent to it by reference (AUTOROUTE_SCRIPT)."""
 
     def __init__(
         self,
@@ -57,7 +86,7 @@ class OrthancProcess(LocalServer):
         workdir: Path | None = None,
         username: str = "cmr",
         password: str | None = None,
-        lua_scripts: tuple[Path, ...] = (),
+        gateway: GatewayRoute | None = None,
         ready_timeout_s: float = 30.0,
     ) -> None:
         self.http_port = http_port or free_port()
@@ -68,7 +97,7 @@ class OrthancProcess(LocalServer):
         self.workdir = workdir
         self.username = username
         self.password = password or secrets.token_urlsafe(16)
-        self.lua_scripts = lua_scripts
+        self.gateway = gateway
         self.ready_timeout_s = ready_timeout_s
         self.log_path = workdir / "orthanc.log"
 
@@ -100,14 +129,15 @@ class OrthancProcess(LocalServer):
             "SaveJobs": False,
             "StorageCompression": False,
             "Plugins": [str(DICOMWEB_PLUGIN)],
-            "LuaScripts": [str(p) for p in self.lua_scripts],
             "DicomWeb": {"Enable": True, "Root": DICOMWEB_ROOT, "EnableWado": False},
+            **(self.gateway.configuration() if self.gateway else {}),
         }
 
     def start(self) -> None:
         """Launch and wait until the REST API answers; raises OrthancStartError."""
         if self.running:
             return
+        self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "orthanc.json"
         config.write_text(json.dumps(self.configuration(), indent=2))
         self._log = self.log_path.open("ab")

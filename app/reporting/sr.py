@@ -16,7 +16,6 @@ The SR is PRELIMINARY and UNVERIFIED, and its series description says "not for d
 """
 
 import datetime as dt
-import io
 
 from highdicom.coding_schemes import CodingSchemeIdentificationItem
 from highdicom.sr import (
@@ -32,8 +31,6 @@ from highdicom.sr import (
     QualitativeEvaluation,
     TrackingIdentifier,
 )
-from pydicom.dataset import Dataset
-from pydicom.filewriter import dcmwrite
 from pydicom.sr.codedict import codes
 from pydicom.uid import generate_uid
 
@@ -41,7 +38,6 @@ from app.dicom.evidence import StudyEvidence
 from app.model_card import ModelCard
 from app.zeroshot.scoring_sets import ConditionScore
 
-DICOM_MEDIA_TYPE = "application/dicom"
 LOCAL_SCHEME = "99CMRCLIP"
 MANUFACTURER = "CMR-CLIP project"
 SERIES_NUMBER = 9901  # high, as AI result series usually are, so viewers list them last
@@ -129,10 +125,3 @@ def result_sr(
             )
         ],
     )
-
-
-def sr_bytes(sr: Dataset) -> bytes:
-    """The SR as a DICOM Part 10 file."""
-    buffer = io.BytesIO()
-    dcmwrite(buffer, sr, enforce_file_format=True)
-    return buffer.getvalue()

@@ -22,6 +22,7 @@ from app.synth.study import synthesize_study
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 Files = list[tuple[str, bytes]]
+READY_TIMEOUT_S = 180  # a start-up takes seconds; minutes on a machine busy with a training
 
 
 def write_study(out: Path, site: str, seed: int, primary: str) -> Files:
@@ -109,7 +110,7 @@ def start_live_server(
         command, cwd=tree, env=full_env, stdout=handle, stderr=subprocess.STDOUT
     )
     server = LiveServer(f"http://127.0.0.1:{port}", process, log_path, api_key)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gateway exited at startup:\n{server.log()}")
@@ -120,4 +121,4 @@ def start_live_server(
             pass
         time.sleep(0.2)
     process.terminate()
-    raise RuntimeError(f"gateway not ready in 60 s:\n{server.log()}")
+    raise RuntimeError(f"gateway not ready in {READY_TIMEOUT_S} s:\n{server.log()}")

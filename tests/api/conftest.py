@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from api_helpers import Files, LiveServer, make_client, start_live_server, write_study
 from fastapi.testclient import TestClient
-from pacs_helpers import source_settings
+from pacs_helpers import require_orthanc, source_settings
 
 from app.deploy.orthanc_server import OrthancProcess
 
@@ -53,6 +53,15 @@ def live_server(
     yield server
     server.process.terminate()
     server.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancProcess]:
+    """A real PACS: Orthanc with its DICOMweb plugin on free loopback ports, its storage (and
+    log) in the fixture's tmp folder, stopped at the end."""
+    require_orthanc()
+    with OrthancProcess(workdir=tmp_path_factory.mktemp("orthanc")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

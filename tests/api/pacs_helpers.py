@@ -3,6 +3,7 @@ the test Orthanc, the gateway's source settings, and HTTP servers that record wh
 them (the "other host" of the SSRF tests)."""
 
 import io
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,11 +11,21 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pydicom
+import pytest
 from api_helpers import Files
 
-from app.deploy.orthanc_server import OrthancProcess
+from app.deploy.orthanc_server import OrthancProcess, orthanc_available
 
 SOURCE = "pacs"
+
+
+def require_orthanc() -> None:
+    """Without Orthanc: a skip, or a failure under CI=true (`make test` installs it)."""
+    reason = orthanc_available()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
 
 
 def source_settings(orthanc: OrthancProcess, **extra: object) -> dict[str, dict]:

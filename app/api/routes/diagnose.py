@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from app.api.conditions import CONDITIONS_FIELD_SCHEMA, MODE_FIELD_SCHEMA, resolve_scoring_set
 from app.api.deps import MetricsDep, PipelineDep, RequestId
 from app.api.reference_schemas import DiagnoseByReference
-from app.api.responses import accepts, model_info, problems
+from app.api.responses import DICOM_MEDIA_TYPE, accepts, dicom_file, model_info, problems
 from app.api.schemas import (
     ConditionResult,
     DiagnoseResponse,
@@ -19,7 +19,6 @@ from app.api.schemas import (
 )
 from app.api.studies import StudyFetch, study_request, study_summary
 from app.api.uploads import study_form_schema
-from app.reporting.sr import DICOM_MEDIA_TYPE, result_sr, sr_bytes
 
 router = APIRouter(prefix="/v1", tags=["diagnosis"])
 
@@ -41,7 +40,14 @@ router = APIRouter(prefix="/v1", tags=["diagnosis"])
         reference_body=DiagnoseByReference.__name__,
     ),
     responses={
-        200: {"content": {DICOM_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}},
+        200: {
+            "content": {
+                DICOM_MEDIA_TYPE: {
+                    "schema": {"type": "string", "format": "binary"},
+                    "example": "<a DICOM Part 10 file: Comprehensive 3D SR, TID 1500>",
+                }
+            }
+        },
         **problems(400, 401, 404, 413, 415, 422, 502, 503, 504),
     },
 )
@@ -60,6 +66,8 @@ async def diagnose(
         store = isinstance(reference, DiagnoseByReference) and reference.store
         sr = None
         if store or accepts(request, DICOM_MEDIA_TYPE):
+            from app.reporting.sr import result_sr  # highdicom takes a second to import
+
             assert prepared.evidence is not None  # every ingested study has its evidence
             now = dt.datetime.now(dt.UTC)
             sr = await asyncio.to_thread(
@@ -74,7 +82,7 @@ async def diagnose(
                 sop_instance_uid=sr.SOPInstanceUID,
             )
     if sr is not None and accepts(request, DICOM_MEDIA_TYPE):
-        return Response(sr_bytes(sr), media_type=DICOM_MEDIA_TYPE)
+        return Response(dicom_file(sr), media_type=DICOM_MEDIA_TYPE)
     response = DiagnoseResponse(
         request_id=request_id,
         model=model_info(pipeline.card),
