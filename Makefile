@@ -66,15 +66,17 @@ $(DEPLOY_TOOLS)/.stamp:
 	else echo "no apt-get: promtool is not installed, its tests will skip"; fi
 	touch $@
 
-# The PACS of the tests marked `pacs` and of `make pacs-up`: Orthanc and its DICOMweb plugin, and
+# The PACS of the tests marked `pacs` and of `make pacs-up`: Orthanc, its DICOMweb and Python
+# plugins (the auto-routing script), and
 # dicom3tools (dciodvfy checks the DICOM SRs the gateway writes), from Debian's packages (apt-get
 # as root, or through sudo). Without apt-get those tests skip (fail in CI).
-PACS_DEBS := orthanc orthanc-dicomweb dicom3tools
+PACS_DEBS := orthanc orthanc-dicomweb orthanc-python dicom3tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(PACS_TOOLS)/.stamp:
 	mkdir -p $(PACS_TOOLS)
 	if command -v Orthanc >/dev/null && command -v dciodvfy >/dev/null && \
-	  test -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so; then :; \
+	  test -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so && \
+	  test -e /usr/share/orthanc/plugins/libOrthancPython.so; then :; \
 	elif command -v apt-get >/dev/null; then \
 	  $(SUDO) apt-get install -y -qq $(PACS_DEBS) || \
 	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(PACS_DEBS); }; \

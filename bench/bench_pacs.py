@@ -10,16 +10,15 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pydicom
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT.parent / "shared" / "realdata" / "sunnybrook_SCD0000101" / "dicom"
 sys.path.insert(0, str(ROOT / "tests" / "api"))  # the tests' real-server launcher
 from api_helpers import start_live_server  # noqa: E402
+from bench_real_study import print_medians, take_turns  # noqa: E402
 
 from app.deploy.orthanc_server import OrthancProcess  # noqa: E402
 
@@ -39,30 +38,17 @@ def main() -> None:
         source["password"] = orthanc.password
         env = {"dicomweb_sources": json.dumps({"pacs": source})}
         server = start_live_server(Path("/tmp/bench_pacs.log"), env)
+        url = f"{server.url}/v1/diagnose"
         ways = {
-            "upload": {"files": files, "data": {"mode": args.mode}},
-            "by reference": {"json": body},
+            "upload": (url, server.headers, {"files": files, "data": {"mode": args.mode}}),
+            "by reference": (url, server.headers, {"json": body}),
         }
-        times: dict[str, list[float]] = {name: [] for name in ways}
-        stages: dict[str, list[dict[str, float]]] = {name: [] for name in ways}
         try:
-            with httpx.Client(timeout=120, headers=server.headers) as client:
-                for round_ in range(args.repeats + 1):  # the first round warms both up
-                    for name, request in ways.items():
-                        started = time.perf_counter()
-                        response = client.post(f"{server.url}/v1/diagnose", **request)
-                        elapsed = (time.perf_counter() - started) * 1e3
-                        response.raise_for_status()
-                        if round_:
-                            times[name].append(elapsed)
-                            stages[name].append(response.json()["timings_ms"])
+            times, stages = take_turns(ways, args.repeats)
         finally:
             server.process.terminate()
     print(f"{len(files)} files, {args.repeats} requests each, taking turns ({args.mode} mode)")
-    for name in ways:
-        median_stages = {k: statistics.median(s[k] for s in stages[name]) for k in stages[name][0]}
-        stage_text = ", ".join(f"{k} {v:.1f}" for k, v in median_stages.items())
-        print(f"{name:>12}: p50 {statistics.median(times[name]):.1f} ms ({stage_text})")
+    print_medians(times, stages)
     ratio = statistics.median(times["by reference"]) / statistics.median(times["upload"])
     print(f"by reference / upload p50: {ratio:.2f}x")
 

@@ -1,12 +1,13 @@
-"""A real PACS on this machine: Orthanc with its DICOMweb plugin, from Debian's packages.
+"""A real PACS on this machine: Orthanc with its DICOMweb plugin, from Debian's packages (and
+its Python plugin, for the auto-routing script).
 
     python -m app.deploy.orthanc_server --http-port 8042 --dicom-port 4242 --load data/demo
 
-`apt-get install orthanc orthanc-dicomweb` provides both (`make pacs-up` installs them and
-starts this). The server gets a generated configuration: loopback only (RemoteAccessAllowed
-false), HTTP basic authentication with one user, a storage folder of its own (thrown away
-unless given), DICOMweb at `/dicom-web/`. Tests use `OrthancProcess`; `orthanc_available()`
-says why it cannot run, if it cannot.
+`apt-get install orthanc orthanc-dicomweb orthanc-python` provides them (`make pacs-up`
+installs them and starts this). The server gets a generated configuration: loopback only
+(RemoteAccessAllowed false), HTTP basic authentication with one user, a storage folder of its
+own (thrown away unless given), DICOMweb at `/dicom-web/`. Tests use `OrthancProcess`;
+`orthanc_available()` says why it cannot run, if it cannot.
 """
 
 import argparse
@@ -30,7 +31,8 @@ ORTHANC_BINARY = "Orthanc"
 DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 DICOMWEB_ROOT = "/dicom-web/"
 AE_TITLE = "CMRPACS"
-AUTOROUTE_SCRIPT = Path(__file__).resolve().parent / "orthanc" / "autoroute.lua"
+PYTHON_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancPython.so")
+AUTOROUTE_SCRIPT = Path(__file__).resolve().parent / "orthanc" / "autoroute.py"
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,8 @@ class GatewayRoute:
 
     def configuration(self) -> dict[str, object]:
         return {
-            "LuaScripts": [str(AUTOROUTE_SCRIPT)],
+            "PythonScript": str(AUTOROUTE_SCRIPT),
             "StableAge": self.stable_age_s,
-            "HttpTimeout": 300,  # the script waits for the diagnosis
             "CmrGateway": {
                 "Url": self.url,
                 "ApiKey": self.api_key,
@@ -64,11 +65,15 @@ class OrthancStartError(RuntimeError):
 
 
 def orthanc_available() -> str | None:
-    """None if Orthanc and its DICOMweb plugin are installed, else what is missing."""
+    """None if Orthanc and its DICOMweb and Python plugins are installed, else what is
+    missing."""
     if shutil.which(ORTHANC_BINARY) is None:
-        return "Orthanc is not installed (`apt-get install orthanc orthanc-dicomweb`)"
-    if not DICOMWEB_PLUGIN.exists():
-        return f"Orthanc's DICOMweb plugin is not installed ({DICOMWEB_PLUGIN})"
+        return (
+            "Orthanc is not installed (`apt-get install orthanc orthanc-dicomweb orthanc-python`)"
+        )
+    for plugin in (DICOMWEB_PLUGIN, PYTHON_PLUGIN):
+        if not plugin.exists():
+            return f"an Orthanc plugin is not installed ({plugin})"
     return None
 
 
@@ -128,7 +133,7 @@ class OrthancProcess(LocalServer):
             "RegisteredUsers": {self.username: self.password},
             "SaveJobs": False,
             "StorageCompression": False,
-            "Plugins": [str(DICOMWEB_PLUGIN)],
+            "Plugins": [str(DICOMWEB_PLUGIN), *([str(PYTHON_PLUGIN)] if self.gateway else [])],
             "DicomWeb": {"Enable": True, "Root": DICOMWEB_ROOT, "EnableWado": False},
             **(self.gateway.configuration() if self.gateway else {}),
         }
