@@ -117,6 +117,7 @@ def result_sr(
         manufacturer_model_name=card.name,
         software_versions=card.version,
         series_description=f"{card.name} {card.version} AI result, not for diagnostic use",
+        specific_character_set="ISO_IR 192",  # UTF-8: labels are free text, names any script
         content_date=now.date(),
         content_time=now.time(),
         coding_schemes=[

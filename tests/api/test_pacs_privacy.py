@@ -35,7 +35,7 @@ def test_no_patient_identifier_in_logs_or_metrics_by_reference(
             assert sr.status_code == 200
             assert patient_id.encode() in sr.content  # the SR names its patient, as it must
             assert http.post("/v1/report", json=reference(uid)).status_code == 200
-            missing = http.post("/v1/diagnose", json=reference(uid + ".9"))
+            missing = http.post("/v1/diagnose", json=reference("1.2.3.4.5.6.7.8.9"))
             assert missing.status_code == 404
             unknown = http.post("/v1/diagnose", json=reference(uid, "elsewhere"))
             assert unknown.status_code == 422
