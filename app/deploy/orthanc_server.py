@@ -170,6 +170,11 @@ class OrthancProcess(LocalServer):
         except httpx.TransportError:
             return False
 
+    def study_instance_uids(self) -> list[str]:
+        """The StudyInstanceUID of every study stored, sorted."""
+        answer = httpx.get(f"{self.url}/studies?expand", auth=self.auth, timeout=60)
+        return sorted(study["MainDicomTags"]["StudyInstanceUID"] for study in answer.json())
+
     def upload(self, files: list[bytes]) -> None:
         """Store DICOM files through the REST API (what a modality's C-STORE would do)."""
         with httpx.Client(base_url=self.url, auth=self.auth, timeout=60) as client:
@@ -208,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.load is not None:
         files = sorted(args.load.rglob("*.dcm"))
         server.upload([p.read_bytes() for p in files])
-        print(f"stored {len(files)} files from {args.load}", flush=True)
+        print(f"stored {len(files)} files from {args.load}; StudyInstanceUIDs:", flush=True)
+        for uid in server.study_instance_uids():
+            print(f"  {uid}")
     source = {"url": server.dicomweb_url, "username": server.username, "password": server.password}
     print(
         f"Orthanc ready: {server.url} (user {server.username}, password {server.password}), "
