@@ -12,10 +12,13 @@ TRITON_HTTP_PORT ?= 8000
 TRITON_GRPC_PORT ?= 8001
 TRITON_METRICS_PORT ?= 8002
 DEPLOY_TOOLS := build/deploy-tools
+PACS_TOOLS := build/pacs-tools
+PACS_HTTP_PORT ?= 8043
+PACS_DICOM_PORT ?= 4243
 CHECKOV_VERSION := 3.3.30
 
-.PHONY: venv test lint format serve triton-up demo-data bench data train evaluate export clean \
-  model-repository trt-plan image-gateway image-triton image-trainer k8s-render deploy-check
+.PHONY: venv test lint format serve triton-up pacs-up demo-data bench data train evaluate export \
+  clean model-repository trt-plan image-gateway image-triton image-trainer k8s-render deploy-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +66,23 @@ $(DEPLOY_TOOLS)/.stamp:
 	else echo "no apt-get: promtool is not installed, its tests will skip"; fi
 	touch $@
 
+# The PACS of the tests marked `pacs` and of `make pacs-up`: Orthanc, its DICOMweb and Python
+# plugins (the auto-routing script), and
+# dicom3tools (dciodvfy checks the DICOM SRs the gateway writes), from Debian's packages (apt-get
+# as root, or through sudo). Without apt-get those tests skip (fail in CI).
+PACS_DEBS := orthanc orthanc-dicomweb orthanc-python dicom3tools
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(PACS_TOOLS)/.stamp:
+	mkdir -p $(PACS_TOOLS)
+	if command -v Orthanc >/dev/null && command -v dciodvfy >/dev/null && \
+	  test -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so && \
+	  test -e /usr/share/orthanc/plugins/libOrthancPython.so; then :; \
+	elif command -v apt-get >/dev/null; then \
+	  $(SUDO) apt-get install -y -qq $(PACS_DEBS) || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(PACS_DEBS); }; \
+	else echo "no apt-get: Orthanc is not installed, the tests marked pacs will skip"; fi
+	touch $@
+
 venv: $(VENV)/.dev-stamp
 
 lint: $(VENV)/.dev-stamp
@@ -73,9 +93,9 @@ format: $(VENV)/.dev-stamp
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The Triton venv and the deploy tools too, so the tests marked `triton` run a real server and
-# tests/deploy run checkov and promtool instead of skipping.
-test: lint $(TRITON_VENV)/.stamp $(DEPLOY_TOOLS)/.stamp
+# The Triton venv, the deploy tools and the PACS too, so the tests marked `triton` and `pacs` run
+# real servers and tests/deploy run checkov and promtool instead of skipping.
+test: lint $(TRITON_VENV)/.stamp $(DEPLOY_TOOLS)/.stamp $(PACS_TOOLS)/.stamp
 	$(BIN)/pytest -q
 
 # The gateway on HOST:PORT: one uvicorn worker per process (scale with processes/pods), the
@@ -125,9 +145,18 @@ k8s-render: $(VENV)/.dev-stamp
 deploy-check: $(VENV)/.dev-stamp $(DEPLOY_TOOLS)/.stamp
 	$(BIN)/pytest -q tests/deploy
 
-demo-data: $(VENV)/.dev-stamp
+$(DEMO_DIR)/manifest.csv: | $(VENV)/.dev-stamp
 	$(BIN)/python -m app.synth --studies 15 --site train --seed 7 --out $(DEMO_DIR)
+
+demo-data: $(DEMO_DIR)/manifest.csv
 	$(BIN)/python -m app.synth.montage --data $(DEMO_DIR) --out docs/img
+
+# Orthanc in the foreground (Ctrl-C stops it) on PACS_HTTP_PORT / PACS_DICOM_PORT, storage in
+# build/pacs, loaded with the demo studies; it prints the CMR_DICOMWEB_SOURCES that point
+# `make serve` at it.
+pacs-up: $(VENV)/.dev-stamp $(PACS_TOOLS)/.stamp $(DEMO_DIR)/manifest.csv
+	$(BIN)/python -m app.deploy.orthanc_server --http-port $(PACS_HTTP_PORT) \
+	  --dicom-port $(PACS_DICOM_PORT) --storage build/pacs --load $(DEMO_DIR)
 
 # The case archive `make serve` answers from on a fresh clone (archive/demo/demo.sqlite, committed):
 # 200 studies of the external sites, which the model never trained on, indexed with the released

@@ -1,11 +1,14 @@
 """Settings from the environment (prefix CMR_). One object, read once per process."""
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.dicomweb.models import SOURCE_NAME_PATTERN, DicomwebSource
 
 # Memory settings of the serving process (`make serve`, the gateway image, the tests' and the
 # benches' live server). Two malloc arenas bound what threads hold. Fixed malloc thresholds
@@ -117,6 +120,20 @@ class ServingSettings(BaseSettings):
     jobs_webhook_secret: SecretStr | None = Field(
         None, description="HMAC-SHA256 key that signs webhook calls (X-CMR-Signature)"
     )
+
+    dicomweb_sources: dict[str, DicomwebSource] = Field(
+        default_factory=dict,
+        description="PACS that studies may be referenced in, by name: JSON "
+        '{"pacs": {"url": ..., "username": ..., "password": ...}} (or "token")',
+    )
+
+    @field_validator("dicomweb_sources")
+    @classmethod
+    def _source_names(cls, sources: dict[str, DicomwebSource]) -> dict[str, DicomwebSource]:
+        for name in sources:
+            if not re.fullmatch(SOURCE_NAME_PATTERN, name):
+                raise ValueError(f"DICOMweb source name {name!r} must match {SOURCE_NAME_PATTERN}")
+        return sources
 
 
 @lru_cache

@@ -280,3 +280,43 @@ class JobsUnavailableError(CmrError):
 
     code = "jobs_unavailable"
     http_status = 503
+
+
+# --- DICOMweb sources (PACS) -----------------------------------------------------------------
+class UnknownDicomwebSourceError(CmrError):
+    """A study reference names no configured DICOMweb source (CMR_DICOMWEB_SOURCES)."""
+
+    code = "unknown_dicomweb_source"
+    http_status = 422
+
+
+class StudyNotFoundError(CmrError):
+    """The DICOMweb source holds no study of that StudyInstanceUID."""
+
+    code = "study_not_found"
+    http_status = 404
+
+
+class DicomwebError(CmrError):
+    """The DICOMweb source answered with an error, or with something unreadable."""
+
+    code = "dicomweb_error"
+    http_status = 502
+
+
+class DicomwebRedirectError(DicomwebError):
+    """The DICOMweb source answered with a redirect: never followed, as it could send the
+    gateway (and the source's credentials) to any host."""
+
+    code = "dicomweb_redirect_refused"
+
+
+class DicomwebUnavailableError(DicomwebError):
+    """The DICOMweb source cannot be reached (connection refused, DNS, TLS)."""
+
+    code = "dicomweb_unavailable"
+
+
+class DicomwebTimeoutError(CmrError):
+    code = "dicomweb_timeout"
+    http_status = 504

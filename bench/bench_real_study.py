@@ -13,6 +13,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -37,34 +38,53 @@ def main() -> None:
         name: start_live_server(Path(f"/tmp/bench_real_{i}.log"), {}, tree=tree)
         for i, (name, tree) in enumerate(trees.items())
     }
-    times: dict[str, list[float]] = {name: [] for name in trees}
-    stages: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+    ways = {
+        name: (
+            f"{server.url}/v1/diagnose",
+            server.headers,
+            {"files": files, "data": {"mode": args.mode}},
+        )
+        for name, server in servers.items()
+    }
     try:
-        with httpx.Client(timeout=120) as client:
-            for round_ in range(args.repeats + 1):  # the first round warms both up
-                for name, server in servers.items():
-                    started = time.perf_counter()
-                    response = client.post(
-                        f"{server.url}/v1/diagnose",
-                        files=files,
-                        data={"mode": args.mode},
-                        headers=server.headers,
-                    )
-                    elapsed = (time.perf_counter() - started) * 1e3
-                    response.raise_for_status()
-                    if round_:
-                        times[name].append(elapsed)
-                        stages[name].append(response.json()["timings_ms"])
+        times, stages = take_turns(ways, args.repeats)
     finally:
         for server in servers.values():
             server.process.terminate()
     print(f"{len(files)} files, {args.repeats} requests each, taking turns ({args.mode} mode)")
-    for name in trees:
-        median_stages = {k: statistics.median(s[k] for s in stages[name]) for k in stages[name][0]}
-        stage_text = ", ".join(f"{k} {v:.1f}" for k, v in median_stages.items())
-        print(f"{name:>10}: p50 {statistics.median(times[name]):.1f} ms ({stage_text})")
+    print_medians(times, stages)
     ratio = statistics.median(times["this tree"]) / statistics.median(times["baseline"])
     print(f"this tree / baseline p50: {ratio:.2f}x")
+
+
+Way = tuple[str, dict[str, str], dict[str, Any]]  # URL, headers, httpx request arguments
+
+
+def take_turns(
+    ways: dict[str, Way], repeats: int
+) -> tuple[dict[str, list[float]], dict[str, list[dict[str, float]]]]:
+    """POST each way in turn, `repeats` rounds after one to warm up: the milliseconds of each
+    request and the stage timings (`timings_ms`) each answer reports."""
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    stages: dict[str, list[dict[str, float]]] = {name: [] for name in ways}
+    with httpx.Client(timeout=120) as client:
+        for round_ in range(repeats + 1):
+            for name, (url, headers, request) in ways.items():
+                started = time.perf_counter()
+                response = client.post(url, headers=headers, **request)
+                elapsed = (time.perf_counter() - started) * 1e3
+                response.raise_for_status()
+                if round_:
+                    times[name].append(elapsed)
+                    stages[name].append(response.json()["timings_ms"])
+    return times, stages
+
+
+def print_medians(times: dict[str, list[float]], stages: dict[str, list[dict[str, float]]]) -> None:
+    for name in times:
+        median_stages = {k: statistics.median(s[k] for s in stages[name]) for k in stages[name][0]}
+        stage_text = ", ".join(f"{k} {v:.1f}" for k, v in median_stages.items())
+        print(f"{name:>12}: p50 {statistics.median(times[name]):.1f} ms ({stage_text})")
 
 
 if __name__ == "__main__":

@@ -144,7 +144,7 @@ class JobRunner:
                         scoring_set = resolve_scoring_set(
                             pipeline, request.conditions, request.mode
                         )
-                        response = await diagnose_response(
+                        response, _ = await diagnose_response(
                             pipeline, prepared, embeddings, scoring_set, record.id
                         )
                         return response.model_dump(mode="json"), "application/json"

@@ -20,6 +20,7 @@ from app.api.metrics import GatewayMetrics
 from app.api.middleware import GatewayMiddleware
 from app.api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from app.api.process_state import settled_for_serving
+from app.api.reference_schemas import reference_components
 from app.api.routes import archive, catalog, diagnose, embed, health, jobs, prototypes
 from app.api.security import require_api_key
 from app.audit.trail import AuditTrail
@@ -95,6 +96,7 @@ def _problem_json_openapi(app: FastAPI) -> dict[str, Any]:
                     }
     for name in ("HTTPValidationError", "ValidationError"):
         schema["components"]["schemas"].pop(name, None)
+    schema["components"]["schemas"].update(reference_components())
     app.openapi_schema = schema
     return schema
 

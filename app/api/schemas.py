@@ -183,6 +183,15 @@ class MeasurementResult(BaseModel):
     )
 
 
+class StoredReport(BaseModel):
+    """The DICOM Structured Report of a result, as stored in its study's DICOMweb source."""
+
+    dicomweb: str = Field(description="the source it was stored in")
+    study_instance_uid: str
+    series_instance_uid: str
+    sop_instance_uid: str
+
+
 class DiagnoseResponse(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -225,6 +234,9 @@ class DiagnoseResponse(BaseModel):
     timings_ms: DiagnoseTimings
     explanation: Explanation | None = Field(None, description="with explain=true")
     measurements: list[MeasurementResult] | None = Field(None, description="with measure=true")
+    stored_report: StoredReport | None = Field(
+        None, description='the DICOM SR of this result, where `"store": true` asked for it'
+    )
 
 
 class TextEmbeddingRequest(BaseModel):

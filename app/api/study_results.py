@@ -148,9 +148,10 @@ async def diagnose_response(
     request_id: str,
     explain: bool = False,
     measure: bool = False,
-) -> DiagnoseResponse:
-    """Scores of the study under `scoring_set`, as /v1/diagnose answers; `explain` adds the
-    clips and phase windows that drove each condition, `measure` LVEF and volumes."""
+) -> tuple[DiagnoseResponse, list[ConditionScore]]:
+    """Scores of the study under `scoring_set`, as /v1/diagnose answers, and the scores it was
+    built from (what a DICOM SR writes); `explain` adds the clips and phase windows that drove
+    each condition, `measure` LVEF and volumes."""
     timings = prepared.timings_ms
     embedding = embeddings.study[0]
     vectors = await pipeline.condition_vectors(scoring_set, request_id, timings)
@@ -161,7 +162,7 @@ async def diagnose_response(
         else None
     )
     measured = await measure_study(pipeline, embedding, request_id) if measure else None
-    return DiagnoseResponse(
+    response = DiagnoseResponse(
         request_id=request_id,
         model=model_info(pipeline.card),
         prompt_set=PromptSetInfo(name=scoring_set.name, sha256=scoring_set.sha256),
@@ -191,6 +192,7 @@ async def diagnose_response(
         explanation=None if explained is None else _explanation(explained, scores),
         measurements=None if measured is None else measurement_results(measured),
     )
+    return response, scores
 
 
 async def report_result(

@@ -40,8 +40,11 @@ def flag_field_schema(description: str) -> dict:
     }
 
 
-def study_form_schema(extra_fields: dict[str, dict] | None = None) -> dict:
-    """OpenAPI requestBody of a multipart study upload (plus route-specific text fields)."""
+def study_form_schema(
+    extra_fields: dict[str, dict] | None = None, reference_body: str | None = None
+) -> dict:
+    """OpenAPI requestBody of a multipart study upload (plus route-specific text fields), and
+    of the JSON body `reference_body` (a component schema's name) referencing a study in PACS."""
     properties: dict[str, dict] = {
         "files": {
             "type": "array",
@@ -51,16 +54,14 @@ def study_form_schema(extra_fields: dict[str, dict] | None = None) -> dict:
         },
         **(extra_fields or {}),
     }
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {"type": "object", "required": ["files"], "properties": properties}
-                }
-            },
+    content: dict[str, dict] = {
+        "multipart/form-data": {
+            "schema": {"type": "object", "required": ["files"], "properties": properties}
         }
     }
+    if reference_body is not None:
+        content["application/json"] = {"schema": {"$ref": f"#/components/schemas/{reference_body}"}}
+    return {"requestBody": {"required": True, "content": content}}
 
 
 @dataclass

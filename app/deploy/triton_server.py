@@ -15,19 +15,18 @@ import argparse
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Self
+
+from app.deploy.local_process import LocalServer, stop_on_signals
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VENV_ENV = "CMR_TRITON_VENV"
@@ -93,7 +92,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class TritonProcess:
+class TritonProcess(LocalServer):
     """One tritonserver serving `repository`; `start()` again after `stop()` reuses the ports.
 
     Its stdout/stderr go to `log_path` (appended across restarts). `workdir` holds the backend
@@ -127,8 +126,7 @@ class TritonProcess:
         self.workdir = workdir
         self.log_path = log_path or workdir / "tritonserver.log"
         self._backends = self._backend_directory()
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        self.exit_timeout_s = EXIT_TIMEOUT_S + 5  # Triton's own graceful exit, then a margin
 
     @property
     def _client_host(self) -> str:
@@ -146,10 +144,6 @@ class TritonProcess:
     @property
     def metrics_url(self) -> str:
         return f"http://{self._client_host}:{self.metrics_port}/metrics"
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
 
     def _backend_directory(self) -> Path:
         """backends/python: the wheel's python backend plus the stub for the venv's Python."""
@@ -237,40 +231,6 @@ class TritonProcess:
         except (urllib.error.URLError, OSError):
             return False
 
-    def stop(self) -> None:
-        """SIGTERM (graceful, bounded by --exit-timeout-secs), then SIGKILL; idempotent."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.send_signal(signal.SIGTERM)
-            try:
-                self._process.wait(timeout=EXIT_TIMEOUT_S + 5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def log_tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def wait(self, stop_requested: threading.Event) -> int:
-        """Block until `stop_requested` is set or the server exits; returns its exit status
-        (0 when stopped on request)."""
-        while not stop_requested.wait(0.5) and self.running:
-            pass
-        code = 0 if stop_requested.is_set() or self._process is None else self._process.returncode
-        self.stop()
-        return code
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -284,9 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--venv", type=Path, help=f"server venv (default ${VENV_ENV})")
     parser.add_argument("--log", type=Path, help="tritonserver's output (default: a temp file)")
     args = parser.parse_args(argv)
-    stop_requested = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop_requested.set())
+    stop_requested = stop_on_signals()
     server = TritonProcess(
         args.repository,
         host=args.host,

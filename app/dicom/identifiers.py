@@ -33,12 +33,10 @@ def _text(ds: object, keyword: str) -> str | None:
     return value or None
 
 
-def _from_bytes(data: bytes) -> StudyIdentifiers | None:
-    try:
-        ds = dcmread(io.BytesIO(data), stop_before_pixels=True, specific_tags=_TAGS)
-        uid = _text(ds, "StudyInstanceUID")
-    except Exception:  # pydicom raises many types on truncated or random bytes
-        return None
+def identifiers_of(ds: object) -> StudyIdentifiers | None:
+    """The identifiers of a parsed header (a study retrieved from PACS), None without a
+    StudyInstanceUID."""
+    uid = _text(ds, "StudyInstanceUID")
     if uid is None:
         return None
     return StudyIdentifiers(
@@ -47,6 +45,14 @@ def _from_bytes(data: bytes) -> StudyIdentifiers | None:
         issuer_of_patient_id=_text(ds, "IssuerOfPatientID"),
         accession_number=_text(ds, "AccessionNumber"),
     )
+
+
+def _from_bytes(data: bytes) -> StudyIdentifiers | None:
+    try:
+        ds = dcmread(io.BytesIO(data), stop_before_pixels=True, specific_tags=_TAGS)
+        return identifiers_of(ds)
+    except Exception:  # pydicom raises many types on truncated or random bytes
+        return None
 
 
 def read_identifiers(data: bytes) -> StudyIdentifiers | None:

@@ -6,11 +6,13 @@ Pixels are decoded only for the frames of the chosen views, after selection ran 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
+from pydicom.dataset import Dataset
 
 from app.config import IngestLimits, ingest_limits
+from app.dicom.evidence import study_evidence
 from app.dicom.frames import FrameHeader
 from app.dicom.reader import HeaderReader, ParsedStudy, decode_frames, read_headers
 from app.dicom.series import ViewPlan, select_views
@@ -22,7 +24,7 @@ from app.dicom.sources import (
     collect_payloads,
 )
 from app.dicom.study import CineStudy, CineView
-from app.errors import NoCineSeriesError
+from app.errors import NoCineSeriesError, TooManyFilesError
 
 
 def load_study(source: StudySource, limits: IngestLimits | None = None) -> CineStudy:
@@ -40,6 +42,18 @@ def load_study(source: StudySource, limits: IngestLimits | None = None) -> CineS
     limits = limits or ingest_limits()
     collected = collect_payloads(source, limits)
     return _assemble(collected, read_headers(collected.payloads), limits)
+
+
+def load_datasets(datasets: Iterable[Dataset], limits: IngestLimits | None = None) -> CineStudy:
+    """`load_study` of files already parsed (a DICOMweb retrieval's parts), consumed one at a
+    time as the iterable yields them. Raises as `load_study` does."""
+    limits = limits or ingest_limits()
+    headers = HeaderReader()
+    for ds in datasets:
+        if headers.parsed.n_files == limits.max_files:
+            raise TooManyFilesError(f"more than {limits.max_files} files in one study")
+        headers.add_dataset(ds)
+    return _assemble(Collected(payloads=[], skipped=Counter()), headers.finish(), limits)
 
 
 class StudyFromUploads:
@@ -73,12 +87,14 @@ def _assemble(collected: Collected, parsed: ParsedStudy, limits: IngestLimits) -
     views = {name: _build_view(plan, parsed) for name, plan in selection.views.items()}
     chosen = [f for plan in selection.views.values() for c in plan.slices for f in c.frames]
     notes = skipped + selection.warnings + _study_notes(parsed.frames)
+    used = dict.fromkeys(f.dataset_index for f in chosen)
     return CineStudy(
         study_instance_uid=_most_common(f.study_uid for f in chosen),
         views=views,
         warnings=notes,
         manufacturer=_most_common(f.manufacturer for f in chosen),
         n_files=parsed.n_files,
+        evidence=study_evidence([parsed.datasets[i] for i in used]),
     )
 
 

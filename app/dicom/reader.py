@@ -78,13 +78,18 @@ class HeaderReader:
         self._n_dicom = 0
 
     def add(self, payload: Payload) -> None:
-        parsed = self.parsed
-        parsed.n_files += 1
         try:
             ds = dcmread(io.BytesIO(payload.read()), force=False)
         except Exception:  # pydicom raises many types on truncated or random bytes
-            parsed.skipped[_NOT_DICOM] += 1
+            self.parsed.n_files += 1
+            self.parsed.skipped[_NOT_DICOM] += 1
             return
+        self.add_dataset(ds)
+
+    def add_dataset(self, ds: Dataset) -> None:
+        """A file already parsed (one part of a DICOMweb retrieval, say)."""
+        parsed = self.parsed
+        parsed.n_files += 1
         self._n_dicom += 1
         if not any(kw in ds for kw in _PIXEL_KEYWORDS):
             parsed.skipped[_NO_PIXELS] += 1

@@ -1,12 +1,15 @@
 """The ingested study: what DICOM ingestion hands to preprocessing. numpy only, no torch.
 
-Holds no patient identifiers: only what the model and the response need.
+Holds no patient identifiers, except in `CineStudy.evidence`, which only the DICOM SR writer
+reads (a report filed back into PACS must name its patient and study).
 """
 
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+
+from app.dicom.evidence import StudyEvidence
 
 ViewName = Literal["sax", "2ch", "3ch", "4ch"]
 LONG_AXIS_VIEWS: tuple[ViewName, ...] = ("4ch", "2ch", "3ch")
@@ -75,6 +78,7 @@ class CineStudy:
     warnings: list[str] = field(default_factory=list)
     manufacturer: str = ""
     n_files: int = 0
+    evidence: StudyEvidence | None = None  # the source instances, for a result written back
 
     @property
     def sax(self) -> CineView | None:

@@ -12,15 +12,23 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
 import numpy as np
+from pydicom.dataset import Dataset
 
 from app.config import IngestLimits, ServingSettings
 from app.dicom.sources import Upload
-from app.errors import OverloadedError, RequestTimeoutError
+from app.dicomweb.models import DicomwebSource, StudyReference
+from app.dicomweb.store import store_instance
+from app.errors import OverloadedError, RequestTimeoutError, UnknownDicomwebSourceError
 from app.inference.backend import EncoderBackend, VideoBatch, VideoEmbeddings
 from app.inference.text import TextEmbedder
 from app.model_card import ModelCard, load_model_card
 from app.pipeline.ingestion import UploadIngestion
-from app.pipeline.prepare import PreparedStudy, elapsed_ms, prepare_study
+from app.pipeline.prepare import (
+    PreparedStudy,
+    elapsed_ms,
+    prepare_referenced_study,
+    prepare_study,
+)
 from app.text.tokenizer import load_tokenizer
 from app.zeroshot.condition_sets import load_condition_sets
 from app.zeroshot.measurements import MEASUREMENTS
@@ -140,6 +148,30 @@ class Pipeline:
 
     async def prepare(self, uploads: list[Upload]) -> PreparedStudy:
         return await asyncio.to_thread(prepare_study, uploads, self.card, self.limits)
+
+    def dicomweb_source(self, name: str) -> DicomwebSource:
+        """The configured source `name`; UnknownDicomwebSourceError (422) if there is none."""
+        source = self.settings.dicomweb_sources.get(name)
+        if source is None:
+            raise UnknownDicomwebSourceError(
+                "no DICOMweb source of that name is configured (CMR_DICOMWEB_SOURCES)"
+            )
+        return source
+
+    async def prepare_reference(self, reference: StudyReference) -> PreparedStudy:
+        """The referenced study, retrieved from its source and prepared (a worker thread).
+        Raises UnknownDicomwebSourceError, StudyNotFoundError, the DICOMweb errors and the data
+        layer's CmrErrors."""
+        source = self.dicomweb_source(reference.dicomweb)
+        return await asyncio.to_thread(
+            prepare_referenced_study, source, reference.study_instance_uid, self.card, self.limits
+        )
+
+    async def store_in_source(self, reference: StudyReference, dataset: Dataset) -> None:
+        """STOW-RS of `dataset` (a result's SR) into the source that holds the referenced
+        study. Raises UnknownDicomwebSourceError and the DICOMweb errors."""
+        source = self.dicomweb_source(reference.dicomweb)
+        await asyncio.to_thread(store_instance, source, dataset)
 
     async def encode_upload(
         self, ingestion: UploadIngestion, receive_ms: float, request_id: str

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pydicom
 from fastapi.testclient import TestClient
 
 from app.api.main import create_app
@@ -22,11 +23,26 @@ from app.synth.study import synthesize_study
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 Files = list[tuple[str, bytes]]
+READY_TIMEOUT_S = 180  # a start-up takes seconds; minutes on a machine busy with a training
 
 
 def write_study(out: Path, site: str, seed: int, primary: str) -> Files:
     study = synthesize_study(site, seed, 0, primary)
     return [(p.relative_to(out).as_posix(), p.read_bytes()) for p in sorted(study.write(out))]
+
+
+def with_identity(files: Files, name: str, patient_id: str) -> Files:
+    """The files with this patient name and id (and a birth date), for privacy tests."""
+    out: Files = []
+    for file_name, data in files:
+        ds = pydicom.dcmread(io.BytesIO(data))
+        ds.PatientName = name
+        ds.PatientID = patient_id
+        ds.PatientBirthDate = "19700101"
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        out.append((file_name, buffer.getvalue()))
+    return out
 
 
 def multipart(files: Files) -> list[tuple[str, tuple[str, bytes, str]]]:

@@ -10,6 +10,9 @@ from collections.abc import Iterator
 import pytest
 from api_helpers import Files, LiveServer, make_client, start_live_server, write_study
 from fastapi.testclient import TestClient
+from pacs_helpers import require_orthanc, source_settings
+
+from app.deploy.orthanc_server import OrthancProcess
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +59,27 @@ def live_server(
     yield server
     server.process.terminate()
     server.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancProcess]:
+    """A real PACS: Orthanc with its DICOMweb plugin on free loopback ports, its storage (and
+    log) in the fixture's tmp folder, stopped at the end."""
+    require_orthanc()
+    with OrthancProcess(workdir=tmp_path_factory.mktemp("orthanc")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pacs_files(tmp_path_factory: pytest.TempPathFactory, orthanc: OrthancProcess) -> Files:
+    """A 'site_b' study (one series per slice, as Siemens writes it) stored in the test PACS."""
+    files = write_study(tmp_path_factory.mktemp("pacs-study"), "site_b", 515, "normal")
+    orthanc.upload([data for _, data in files])
+    return files
+
+
+@pytest.fixture(scope="session")
+def pacs_client(orthanc: OrthancProcess) -> Iterator[TestClient]:
+    """The gateway (embedded backend) with the test PACS as its DICOMweb source `pacs`."""
+    with make_client({"backend": "embedded"}, dicomweb_sources=source_settings(orthanc)) as client:
+        yield client

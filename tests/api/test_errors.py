@@ -125,8 +125,12 @@ def test_garbage_is_not_dicom_and_a_broken_zip_is_invalid(client: TestClient) ->
 def test_request_errors_get_their_code(client: TestClient, study_files: Files) -> None:
     no_files = client.post("/v1/diagnose", data={"mode": "exclusive"}, files={"x": ("", b"")})
     _assert_problem(no_files, 422, "no_files")
-    as_json = client.post("/v1/diagnose", json={"files": []})
+    as_text = client.post("/v1/diagnose", content=b"files", headers={"Content-Type": "text/plain"})
+    _assert_problem(as_text, 415, "unsupported_media_type")
+    as_json = client.post("/v1/embed/study", json={"files": []})  # no study by reference here
     _assert_problem(as_json, 415, "unsupported_media_type")
+    not_a_reference = client.post("/v1/diagnose", json={"files": []})  # JSON: a reference
+    _assert_problem(not_a_reference, 422, "validation_error")
     one_file = multipart(study_files[:1])
     for conditions, mode in [
         ("{not json", None),

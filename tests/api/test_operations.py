@@ -1,15 +1,13 @@
 """Auth, saturation, metrics, and privacy of logs and metrics, on both backends."""
 
 import gc
-import io
 import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import pydicom
 import pytest
-from api_helpers import Files, LiveServer, make_client, multipart
+from api_helpers import Files, LiveServer, make_client, multipart, with_identity
 from fastapi.testclient import TestClient
 
 from app.api.security import key_digest
@@ -73,25 +71,12 @@ def test_metrics_cover_routes_stages_and_model(client: TestClient, study_files: 
     assert 'cmr_model_info{backend="' in text
 
 
-def _with_identity(files: Files, name: str, patient_id: str) -> Files:
-    out: Files = []
-    for file_name, data in files:
-        ds = pydicom.dcmread(io.BytesIO(data))
-        ds.PatientName = name
-        ds.PatientID = patient_id
-        ds.PatientBirthDate = "19700101"
-        buffer = io.BytesIO()
-        ds.save_as(buffer, enforce_file_format=True)
-        out.append((file_name, buffer.getvalue()))
-    return out
-
-
 def test_no_patient_identifier_in_logs_or_metrics(
     live_server: LiveServer, study_files: Files
 ) -> None:
     """A real server process: its whole log output and /metrics are searched."""
     name, patient_id = f"Zyx{uuid.uuid4().hex[:10]}^Qwv", f"PID{uuid.uuid4().hex[:12]}"
-    files = _with_identity(study_files, name, patient_id)
+    files = with_identity(study_files, name, patient_id)
     with httpx.Client(base_url=live_server.url, headers=live_server.headers, timeout=60) as http:
         ok = http.post("/v1/diagnose", files=multipart(files))
         assert ok.status_code == 200, ok.text

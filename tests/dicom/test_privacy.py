@@ -17,3 +17,13 @@ def test_no_patient_identifier_in_logs_warnings_or_result(realdata_dir, caplog):
         assert not any(secret in message for message in emitted), secret
         assert all(secret not in warning for warning in study.warnings)
     assert not hasattr(study, "patient_id") and not hasattr(study, "patient_name")
+
+
+def test_identifiers_only_in_the_evidence_for_the_sr(sunnybrook_study):
+    """The SR writer needs the patient and study attributes; they live in `evidence` alone,
+    whose repr shows a count, not a value."""
+    evidence = sunnybrook_study.evidence
+    assert evidence.header.PatientID == "SCD0000101"
+    assert "SCD0000101" not in repr(sunnybrook_study)
+    assert "SCD0000101" not in repr(sunnybrook_study.outline())
+    assert repr(evidence) == "StudyEvidence(240 instances)"

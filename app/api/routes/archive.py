@@ -17,8 +17,9 @@ from app.api.archive_schemas import (
 )
 from app.api.archive_state import ArchiveDep
 from app.api.deps import MetricsDep, PipelineDep, RequestId
+from app.api.reference_schemas import ReportByReference, SearchByReference
 from app.api.responses import model_info, problems
-from app.api.studies import study_upload
+from app.api.studies import study_request
 from app.api.study_results import (
     FHIR_LINKS_FIELD,
     FHIR_SUBMIT_FIELD,
@@ -85,11 +86,15 @@ async def search_by_text(
     response_model=SearchResponse,
     summary="Past studies most similar to an uploaded study",
     description=(
-        "Study -> study search. The uploaded study itself is never among the results, even "
-        "when it was archived before."
+        "Study -> study search, the study uploaded or referenced in a configured PACS "
+        '(JSON: `{"study": {"dicomweb": "<source>", "study_instance_uid": "…"}}`). The study '
+        "itself is never among the results, even when it was archived before."
     ),
-    openapi_extra=study_form_schema({"top_k": _TOP_K_FIELD, "filters": _FILTERS_FIELD}),
-    responses=problems(400, 401, 409, 413, 415, 422, 502, 503, 504),
+    openapi_extra=study_form_schema(
+        {"top_k": _TOP_K_FIELD, "filters": _FILTERS_FIELD},
+        reference_body=SearchByReference.__name__,
+    ),
+    responses=problems(400, 401, 404, 409, 413, 415, 422, 502, 503, 504),
 )
 async def search_by_study(
     request: Request,
@@ -98,10 +103,10 @@ async def search_by_study(
     metrics: MetricsDep,
     request_id: RequestId,
 ) -> SearchResponse:
-    async with study_upload(request, pipeline, metrics, request_id) as upload:
-        top_k = form_count(upload.form, "top_k", 10, pipeline.settings)
-        filters = _form_filters(upload.form)
-        prepared, embeddings = await upload.encode()
+    async with study_request(request, pipeline, metrics, request_id, SearchByReference) as study:
+        top_k = form_count(study.form, "top_k", 10, pipeline.settings)
+        filters = _form_filters(study.form)
+        prepared, embeddings = await study.encode()
         itself = archive.uid_digest(prepared.outline.study_instance_uid)
         hits = await asyncio.to_thread(archive.search, embeddings.study[0], top_k, filters, itself)
     return SearchResponse(
@@ -114,8 +119,10 @@ async def search_by_study(
 @router.post(
     "/report",
     response_model=ReportResponse,
-    summary="Draft impression of an uploaded study, from its findings and similar cases",
+    summary="Draft impression of a study, from its findings and similar cases",
     description=(
+        "The study uploaded, or referenced in a configured PACS (JSON: "
+        '`{"study": {"dicomweb": "<source>", "study_instance_uid": "…"}}`). '
         "Every sentence of the draft states a finding above its calibrated threshold or quotes "
         "a cited similar case. Send `Accept: application/fhir+json` for a FHIR R4 Bundle "
         "(preliminary DiagnosticReport, one Observation per finding, the model as Device), "
@@ -128,7 +135,8 @@ async def search_by_study(
             "similar_cases": _SIMILAR_FIELD,
             "fhir": FHIR_LINKS_FIELD,
             "fhir_submit": FHIR_SUBMIT_FIELD,
-        }
+        },
+        reference_body=ReportByReference.__name__,
     ),
     responses={
         200: {
@@ -136,7 +144,7 @@ async def search_by_study(
                 FHIR_MEDIA_TYPE: {"schema": FHIR_BUNDLE_SCHEMA, "example": FHIR_BUNDLE_EXAMPLE}
             }
         },
-        **problems(400, 401, 409, 413, 415, 422, 502, 503, 504),
+        **problems(400, 401, 404, 409, 413, 415, 422, 502, 503, 504),
     },
 )
 async def draft_report(
@@ -146,17 +154,17 @@ async def draft_report(
     metrics: MetricsDep,
     request_id: RequestId,
 ) -> Response:
-    async with study_upload(request, pipeline, metrics, request_id) as upload:
+    async with study_request(request, pipeline, metrics, request_id, ReportByReference) as study:
         fhir = FHIR_MEDIA_TYPE in request.headers.get("accept", "")
-        options = report_options(upload.form, pipeline.settings, fhir)
-        prepared, embeddings = await upload.encode()
+        options = report_options(study.form, pipeline.settings, fhir)
+        prepared, embeddings = await study.encode()
         body, media_type = await report_result(
             pipeline,
             archive,
             prepared,
             embeddings,
             options,
-            upload.identifiers(prepared),
+            study.identifiers(prepared),
             request_id,
         )
     return JSONResponse(body, media_type=media_type)
