@@ -67,5 +67,8 @@ def test_a_study_sent_to_orthanc_comes_back_with_its_report(tmp_path: Path) -> N
     assert "AI result" in reports[0]["0008103E"]["Value"][0]
     assert log.count("diagnosed, its report stored") == 1
     requests = [json.loads(line) for line in gateway.log().splitlines() if line.startswith("{")]
-    diagnoses = [r for r in requests if r.get("route") == "/v1/diagnose"]
+    # the access log's lines; the audit trail (stdout here) names the route too, with an action
+    diagnoses = [r for r in requests if r.get("route") == "/v1/diagnose" and "action" not in r]
     assert [r["status"] for r in diagnoses] == [200]  # once, by the script
+    audited = [r for r in requests if r.get("route") == "/v1/diagnose" and "action" in r]
+    assert [r["action"] for r in audited] == ["execute"]  # the reference path is audited
