@@ -27,10 +27,6 @@ import urllib.request
 import orthanc
 
 GATEWAY = json.loads(orthanc.GetConfiguration())["CmrGateway"]
-# Studies posted and not yet answered: a study that settles twice while its diagnosis runs (its
-# files came in two bursts further apart than StableAge) is posted once.
-_IN_FLIGHT: set[str] = set()
-_IN_FLIGHT_LOCK = threading.Lock()
 
 
 def _study_state(study_id: str) -> tuple[bool, bool]:
@@ -65,9 +61,6 @@ def _diagnose(study_id: str, study_instance_uid: str) -> None:
             orthanc.LogWarning(f"CMR-CLIP: study {study_id} diagnosed, its report stored")
     except OSError as error:  # URLError, HTTPError, timeouts
         orthanc.LogError(f"CMR-CLIP: the gateway did not diagnose study {study_id}: {error}")
-    finally:
-        with _IN_FLIGHT_LOCK:
-            _IN_FLIGHT.discard(study_id)
 
 
 def on_change(change_type: int, level: int, resource_id: str) -> None:
@@ -76,10 +69,6 @@ def on_change(change_type: int, level: int, resource_id: str) -> None:
     has_mr, has_result = _study_state(resource_id)
     if not has_mr or has_result:
         return
-    with _IN_FLIGHT_LOCK:
-        if resource_id in _IN_FLIGHT:
-            return
-        _IN_FLIGHT.add(resource_id)
     study = json.loads(orthanc.RestApiGet(f"/studies/{resource_id}"))
     uid = study["MainDicomTags"]["StudyInstanceUID"]
     threading.Thread(target=_diagnose, args=(resource_id, uid), daemon=True).start()
