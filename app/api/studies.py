@@ -27,6 +27,11 @@ from app.pipeline.prepare import PreparedStudy, elapsed_ms
 from app.pipeline.service import Pipeline
 
 
+def _audit_study(request: Request, audit: AuditContext, prepared: PreparedStudy) -> None:
+    """Name the request's study in its audit record (a salted hash, never the UID)."""
+    audit.study = audit_trail(request).study_key(prepared.outline.study_instance_uid)
+
+
 @dataclass
 class StudyUpload:
     """An upload whose body is in: its other fields, and its study, ingested or ingesting."""
@@ -49,8 +54,7 @@ class StudyUpload:
             self.ingestion, self.receive_ms, self.request_id
         )
         self.timings_ms = prepared.timings_ms
-        uid = prepared.outline.study_instance_uid
-        self.audit.study = audit_trail(self.request).study_key(uid)
+        _audit_study(self.request, self.audit, prepared)
         return prepared, embeddings
 
     def identifiers(self, prepared: PreparedStudy) -> StudyIdentifiers | None:
@@ -76,8 +80,7 @@ class StudyFetch:
         layer's and the backend's CmrErrors."""
         prepared = await self.pipeline.prepare_reference(self.body.study)
         self.timings_ms = prepared.timings_ms
-        uid = prepared.outline.study_instance_uid
-        self.audit.study = audit_trail(self.request).study_key(uid)
+        _audit_study(self.request, self.audit, prepared)
         return prepared, await self.pipeline.encode_study(prepared, self.request_id)
 
     def identifiers(self, prepared: PreparedStudy) -> StudyIdentifiers | None:
