@@ -9,8 +9,10 @@ Nothing logs them or returns them in JSON.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
-from pydicom.tag import Tag
+from pydicom.tag import BaseTag, Tag
 
 _PIXEL_DATA_GROUP = Tag(0x7FE0, 0x0000)
 _UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPClassUID", "SOPInstanceUID")
@@ -57,17 +59,30 @@ class StudyEvidence:
         return out
 
 
+def _element(ds: Dataset, tag: BaseTag) -> DataElement | None:
+    """The element, or None when its raw bytes cannot be read (a corrupt VR or value in an
+    element ingestion never needed): such an element is no evidence, and must not fail a
+    study that ingested."""
+    try:
+        return ds[tag]
+    except Exception:  # pydicom raises many types on corrupt elements
+        return None
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    element = _element(ds, BaseTag(tag_for_keyword(keyword)))
+    return "" if element is None or element.value is None else str(element.value)
+
+
 def study_evidence(datasets: Sequence[Dataset]) -> StudyEvidence:
     """The evidence of the (non-empty) instances a study was built from."""
     first = datasets[0]
     header = Dataset()
-    for element in first:
-        if element.tag < _PIXEL_DATA_GROUP:
+    for tag in first.keys():  # noqa: SIM118 (iterating a Dataset converts each element)
+        if tag < _PIXEL_DATA_GROUP and (element := _element(first, tag)) is not None:
             header.add(element)
     for keyword in _REQUIRED_KEYWORDS:
         if keyword not in header:
             setattr(header, keyword, None)
-    instances = tuple(
-        tuple(str(ds.get(keyword, "")) for keyword in _UID_KEYWORDS) for ds in datasets
-    )
+    instances = tuple(tuple(_text(ds, keyword) for keyword in _UID_KEYWORDS) for ds in datasets)
     return StudyEvidence(header, instances)  # type: ignore[arg-type]

@@ -35,3 +35,21 @@ def test_evidence_lists_the_used_instances(sunnybrook_dir: Path):
         set(ds.dir()) == {"StudyInstanceUID", "SeriesInstanceUID", "SOPClassUID", "SOPInstanceUID"}
         for ds in rest
     )
+
+
+def test_an_unreadable_element_is_left_out_of_the_evidence_not_raised():
+    from pydicom.dataelem import RawDataElement
+    from pydicom.dataset import Dataset
+    from pydicom.tag import Tag
+
+    from app.dicom.evidence import study_evidence
+
+    ds = Dataset()
+    ds.StudyInstanceUID = "1.2.3"
+    ds.SOPInstanceUID = "1.2.3.4"
+    # a series UID whose VR a flipped byte made unknown (found by tests/dicom/test_fuzz.py)
+    raw = RawDataElement(Tag(0x0020000E), "U\x00", 4, b"1.23", 0, False, True)
+    ds._dict[raw.tag] = raw
+    evidence = study_evidence([ds])
+    assert "SeriesInstanceUID" not in evidence.header or evidence.header.SeriesInstanceUID is None
+    assert evidence.instances[0][0] == "1.2.3" and evidence.instances[0][1] == ""
